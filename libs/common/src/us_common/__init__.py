@@ -1,0 +1,1 @@
+"""Shared pieces of the three services: settings, logging, JWT, the Redis bus contract, health."""

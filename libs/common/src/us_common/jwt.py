@@ -1,0 +1,90 @@
+"""JWT helpers with explicit typing (RFC 8725): algorithm pinned, ``typ`` header and claim,
+``iss``/``aud``/``exp``/``iat`` required. Each token kind has its own key and audience, so an
+access token never passes as a media token and vice versa.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import jwt as pyjwt
+
+ALGORITHM = "HS256"
+_MAX_TOKEN_LEN = 4096
+
+
+class TokenKind(StrEnum):
+    ACCESS = "at+jwt"  # user's API credential, key: US_ACCESS_TOKEN_KEY
+    SSE_TICKET = "sse-ticket+jwt"  # one-time browser ticket for /events, key: access key
+    SERVICE = "svc+jwt"  # events/media -> control fallbacks, key: the caller's key
+    MEDIA = "media+jwt"  # one track, one device, one speaker epoch; key: US_MEDIA_TOKEN_KEY
+
+
+_AUDIENCE = {
+    TokenKind.ACCESS: "us-api",
+    TokenKind.SSE_TICKET: "us-events",
+    TokenKind.SERVICE: "us-control-internal",
+    TokenKind.MEDIA: "us-media",
+}
+
+
+class TokenError(Exception):
+    """Any reason a token is refused; ``reason`` is safe to log (never the token)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCodec:
+    kind: TokenKind
+    key: str
+    issuer: str
+
+    def encode(self, claims: dict[str, Any], ttl_s: int, now: float | None = None) -> str:
+        issued = int(now if now is not None else time.time())
+        payload = {
+            **claims,
+            "typ": self.kind.value,
+            "iss": self.issuer,
+            "aud": _AUDIENCE[self.kind],
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + ttl_s,
+        }
+        return pyjwt.encode(payload, self.key, algorithm=ALGORITHM, headers={"typ": self.kind.value})
+
+    def decode(self, token: str) -> dict[str, Any]:
+        if not token or len(token) > _MAX_TOKEN_LEN:
+            raise TokenError("malformed")
+        try:
+            header = pyjwt.get_unverified_header(token)
+        except pyjwt.PyJWTError as exc:
+            raise TokenError("malformed") from exc
+        if header.get("alg") != ALGORITHM or header.get("typ") != self.kind.value:
+            raise TokenError("wrong_type")
+        try:
+            claims: dict[str, Any] = pyjwt.decode(
+                token,
+                self.key,
+                algorithms=[ALGORITHM],
+                audience=_AUDIENCE[self.kind],
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "typ"]},
+                leeway=2,
+            )
+        except pyjwt.ExpiredSignatureError as exc:
+            raise TokenError("expired") from exc
+        except pyjwt.ImmatureSignatureError as exc:
+            raise TokenError("not_yet_valid") from exc
+        except pyjwt.InvalidSignatureError as exc:
+            raise TokenError("bad_signature") from exc
+        except pyjwt.PyJWTError as exc:
+            raise TokenError("invalid") from exc
+        if claims.get("typ") != self.kind.value:
+            raise TokenError("wrong_type")
+        return claims

@@ -1,0 +1,7 @@
+"""Routes of /tracks (filled in by its issue)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["tracks"])

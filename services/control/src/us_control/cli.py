@@ -1,0 +1,169 @@
+"""``usctl``: the admin command line (migrations, users, library, info).
+
+Each subcommand opens its own engine and commits its own work; it prints results, never secrets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from us_control import migrate
+from us_control.auth import repository as users
+from us_control.auth.passwords import hash_password
+from us_control.db import create_db_engine, session_factory
+from us_control.settings import get_settings
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
+
+
+class CliError(Exception):
+    """A clear message for the operator; exit status 2."""
+
+
+def run_in_db(work: Callable[[AsyncSession], Awaitable[int]]) -> int:
+    async def runner() -> int:
+        engine = create_db_engine(get_settings(), application_name="usctl")
+        try:
+            async with session_factory(engine)() as db:
+                code = await work(db)
+                await db.commit()
+                return code
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(runner())
+
+
+# --- db --------------------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    url = get_settings().database_url
+    if args.action == "upgrade":
+        migrate.upgrade(url, args.revision or "head")
+    elif args.action == "downgrade":
+        migrate.downgrade(url, args.revision or "-1")
+    return 0
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def read_password_stdin() -> str:
+    password = sys.stdin.read()
+    password = password.removesuffix("\n")
+    if not password:
+        raise CliError("empty password on stdin")
+    if len(password) > 1024:
+        raise CliError("password longer than 1024 characters")
+    return password
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    username: str = args.username
+    if not USERNAME_RE.match(username):
+        raise CliError("username must match [a-z0-9][a-z0-9_.-]{2,31}")
+    if not args.password_stdin:
+        raise CliError("pass the password on stdin with --password-stdin")
+    password_hash = hash_password(read_password_stdin())
+
+    async def work(db: AsyncSession) -> int:
+        if await users.get_by_username(db, username):
+            raise CliError(f"user {username!r} already exists")
+        user = await users.add_user(db, username, password_hash)
+        print(json.dumps({"user_uuid": str(user.user_uuid), "username": user.username}))
+        return 0
+
+    return run_in_db(work)
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    async def work(db: AsyncSession) -> int:
+        rows = await users.list_users(db)
+        if args.json:
+            print(json.dumps([{"user_uuid": str(u.user_uuid), "username": u.username} for u in rows]))
+        else:
+            for u in rows:
+                print(f"{u.user_uuid}  {u.username}")
+        return 0
+
+    return run_in_db(work)
+
+
+# --- info ------------------------------------------------------------------------------------
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = get_settings().public_info()
+    if args.json:
+        print(json.dumps(info))
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+Handler = Callable[[argparse.Namespace], int]
+_EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="usctl", description="UniversalScrobbler Playback admin")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade"])
+    db.add_argument("revision", nargs="?")
+    db.set_defaults(handler=cmd_db)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(handler=cmd_user_add)
+    lst = user.add_parser("list", help="list users")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_user_list)
+
+    info = sub.add_parser("info", help="effective settings, without secrets")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(handler=cmd_info)
+
+    from us_control.library.cli import add_library_commands
+
+    add_library_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CliError as exc:
+        print(f"usctl: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one clean line, not a traceback, for operators
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            print(f"usctl: invalid settings: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, OSError) or type(exc).__name__ in {"OperationalError", "InterfaceError"}:
+            print(f"usctl: cannot reach a dependency: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 3
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

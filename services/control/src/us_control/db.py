@@ -1,0 +1,47 @@
+"""The async engine (asyncpg) and the shared wall clock (Postgres ``clock_timestamp``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from us_control.settings import ControlSettings
+
+_NOW_MS = text("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+
+
+def create_db_engine(settings: ControlSettings, application_name: str = "us-control") -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        pool_timeout=3,
+        connect_args={
+            "timeout": 3,
+            "command_timeout": settings.db_statement_timeout_ms / 1000 + 1,
+            "server_settings": {
+                "application_name": application_name,
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "lock_timeout": str(settings.db_statement_timeout_ms),
+            },
+        },
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def db_now_ms(db: AsyncSession) -> int:
+    """The shared clock: every worker and host projects positions against this one."""
+    return int((await db.execute(_NOW_MS)).scalar_one())
+
+
+def is_database_down(exc: BaseException) -> bool:
+    """Connection-level failures become 503; constraint errors and bugs do not."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

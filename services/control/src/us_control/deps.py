@@ -1,0 +1,65 @@
+"""Typed dependencies every router uses: settings, the unit of work, the current user, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from us_common.errors import Forbidden, Unauthorized
+from us_common.jwt import TokenError
+from us_control.auth.tokens import Principal, principal_from_token
+from us_control.ratelimit import LimitName, RateLimits
+from us_control.settings import ControlSettings, get_settings
+from us_control.uow import UnitOfWork, get_uow
+
+ACCESS_COOKIE = "us_access"
+# Cookie-authenticated writes must carry this header: a cross-site form cannot set it.
+CSRF_HEADER = "x-requested-with"
+
+_bearer = HTTPBearer(auto_error=False)
+log = structlog.get_logger(__name__)
+
+SettingsDep = Annotated[ControlSettings, Depends(get_settings)]
+# scope="function": commit and publish run when the route returns, before the response leaves.
+UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
+
+
+async def get_current_user(
+    request: Request,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    token = credentials.credentials if credentials else request.cookies.get(ACCESS_COOKIE)
+    if not token:
+        raise Unauthorized("not authenticated")
+    if credentials is None and request.method not in ("GET", "HEAD", "OPTIONS"):
+        if not request.headers.get(CSRF_HEADER):
+            raise Forbidden(f"cookie-authenticated requests must send {CSRF_HEADER}")
+    try:
+        principal = principal_from_token(settings, token)
+    except TokenError as exc:
+        log.info("access_token_refused", reason=exc.reason)
+        raise Unauthorized("invalid or expired token") from exc
+    structlog.contextvars.bind_contextvars(user_uuid=str(principal.user_uuid))
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def get_rate_limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
+def rate_limited(name: LimitName) -> Callable[..., Awaitable[None]]:
+    """A dependency that counts the request against the user's ``name`` limit."""
+
+    async def dependency(user: CurrentUser, limits: Annotated[RateLimits, Depends(get_rate_limits)]) -> None:
+        await limits.hit(name, str(user.user_uuid))
+
+    return dependency

@@ -1,0 +1,1 @@
+"""The catalog: libraries under the music root, albums, tracks, grants, scanning."""

@@ -1,0 +1,85 @@
+"""After-commit publishing: cache the committed state in Redis and announce it, in one script.
+
+Redis may be down while Postgres commits: the command still succeeds (state lives in Postgres),
+the user is remembered here and a background loop re-sends the latest state once Redis answers.
+Gateways heal anything else through beacons that carry the current revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from us_common.bus import (
+    CACHE_TTL_S,
+    STORE_AND_PUBLISH_LUA,
+    BusMessage,
+    MessageType,
+    SessionCache,
+    session_cache_key,
+    user_channel,
+)
+
+log = structlog.get_logger(__name__)
+
+CacheLoader = Callable[[UUID], Awaitable[SessionCache]]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class SessionPublisher:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._script = redis.register_script(STORE_AND_PUBLISH_LUA)
+        # user -> message type of a publish that did not reach Redis
+        self._unsent: dict[UUID, MessageType | None] = {}
+
+    async def store(self, user_uuid: UUID, cache: SessionCache, message_type: MessageType | None) -> bool:
+        """Write the cache (if newer) and publish one message; False when Redis is unreachable."""
+        message = BusMessage(rev=cache.rev, type=message_type, ts=now_ms()).dumps() if message_type else ""
+        fields = [item for pair in cache.to_fields().items() for item in pair]
+        try:
+            await self._script(
+                keys=[session_cache_key(user_uuid)],
+                args=[cache.rev, CACHE_TTL_S, user_channel(user_uuid), message, *fields],
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("publish_failed", user_uuid=str(user_uuid), error_type=type(exc).__name__)
+            previous = self._unsent.get(user_uuid)
+            self._unsent[user_uuid] = message_type or previous
+            return False
+        return True
+
+    async def resend_unsent(self, load: CacheLoader) -> int:
+        """Re-send the latest committed state of every user whose publish failed."""
+        sent = 0
+        for user_uuid, message_type in list(self._unsent.items()):
+            try:
+                cache = await load(user_uuid)
+            except Exception as exc:  # noqa: BLE001 - Postgres may be down too; try next round
+                log.warning("resend_load_failed", error_type=type(exc).__name__)
+                return sent
+            self._unsent.pop(user_uuid, None)
+            if await self.store(user_uuid, cache, message_type or "timeline"):
+                sent += 1
+            else:
+                return sent
+        return sent
+
+    @property
+    def unsent_count(self) -> int:
+        return len(self._unsent)
+
+    async def run_resend_loop(self, load: CacheLoader, interval_s: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            if self._unsent:
+                await self.resend_unsent(load)

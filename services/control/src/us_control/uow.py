@@ -1,0 +1,67 @@
+"""The unit of work: one transaction per request, then at most one publish.
+
+Routes and services only ``flush``; the ``UnitOfWork`` dependency commits after the route
+returns and, only then, hands the committed state to the publisher. A request that raises is
+rolled back and publishes nothing. Several changes in one request coalesce into one message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from uuid import UUID
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from us_common.bus import MessageType, SessionCache
+from us_control.publisher import SessionPublisher
+
+
+@dataclass(slots=True)
+class _Pending:
+    user_uuid: UUID
+    cache: SessionCache
+    message_type: MessageType | None
+
+
+class UnitOfWork:
+    def __init__(self, db: AsyncSession, publisher: SessionPublisher) -> None:
+        self.db = db
+        self.publisher = publisher
+        self._pending: _Pending | None = None
+
+    def publish_after_commit(
+        self, user_uuid: UUID, cache: SessionCache, message_type: MessageType | None
+    ) -> None:
+        """Queue the state to announce; a later call in the same request replaces it."""
+        self._pending = _Pending(user_uuid, cache, message_type)
+
+    async def commit(self) -> None:
+        await self.db.commit()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await self.publisher.store(pending.user_uuid, pending.cache, pending.message_type)
+
+    async def rollback(self) -> None:
+        self._pending = None
+        await self.db.rollback()
+
+
+async def run_unit_of_work(
+    sessions: async_sessionmaker[AsyncSession], publisher: SessionPublisher
+) -> AsyncIterator[UnitOfWork]:
+    async with sessions() as db:
+        uow = UnitOfWork(db, publisher)
+        try:
+            yield uow
+        except BaseException:
+            await uow.rollback()
+            raise
+        else:
+            await uow.commit()
+
+
+async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
+    async for uow in run_unit_of_work(request.app.state.sessions, request.app.state.publisher):
+        yield uow

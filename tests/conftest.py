@@ -1,0 +1,127 @@
+"""Fixtures: one real stack per test run (own database, own music root, free ports).
+
+The stack is three gunicorn masters (2 uvicorn workers each) and nginx, started through
+``devtools.stack`` exactly as ``./dev up`` starts them. Postgres and Redis are the machine's;
+this run creates its own database and drops it at the end, and every user it makes has fresh
+uuids (so Redis channels and keys never meet another run's).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devtools.__main__ import dev_env
+from devtools.database import drop_database, ensure_database
+from devtools.stack import Stack, free_port
+from tests.support import PASSWORD, UserClient, add_user, login, write_library
+
+_user_counter = itertools.count()
+
+
+def _base_env(run_dir: Path, music_root: Path) -> dict[str, str]:
+    dev = dev_env()
+    db_name = f"us_test_{uuid.uuid4().hex[:10]}"
+    base_url = dev["US_DATABASE_URL"].rsplit("/", 1)[0]
+    return {
+        "US_ENV": "test",
+        "US_LOG_LEVEL": "info",
+        "US_DATABASE_URL": f"{base_url}/{db_name}",
+        "US_REDIS_URL": dev["US_REDIS_URL"],
+        "US_ACCESS_TOKEN_KEY": secrets.token_hex(32),
+        "US_MEDIA_TOKEN_KEY": secrets.token_hex(32),
+        "US_MUSIC_ROOT": str(music_root),
+        "US_NGINX_PORT": str(free_port()),
+        "US_CONTROL_PORT": str(free_port()),
+        "US_EVENTS_PORT": str(free_port()),
+        "US_MEDIA_PORT": str(free_port()),
+        "US_PRESENCE_WINDOW_S": "30",
+        "US_SWEEP_INTERVAL_S": "0.5",
+        "US_BEACON_INTERVAL_S": "3",
+        "US_HEARTBEAT_INTERVAL_S": "5",
+        "US_RATE_LIMIT_COMMANDS": "300/10 seconds",
+        "US_RATE_LIMIT_QUEUE": "300/10 seconds",
+        "US_RATE_LIMIT_LOGIN": "10/minute",
+        "US_RATE_LIMIT_MEDIA_TOKEN": "300/minute",
+    }
+
+
+def start_stack(run_dir: Path, music_root: Path, **overrides: str) -> Stack:
+    env = _base_env(run_dir, music_root)
+    env.update(overrides)
+    env["US_PUBLIC_URL"] = f"http://127.0.0.1:{env['US_NGINX_PORT']}"
+    env["US_CONTROL_INTERNAL_URL"] = f"http://127.0.0.1:{env['US_CONTROL_PORT']}"
+    stack = Stack(run_dir=run_dir, env=env)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_database(env["US_DATABASE_URL"])
+    stack.usctl("db", "upgrade")
+    stack.start()
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    stack.stop()
+    drop_database(stack.env["US_DATABASE_URL"])
+
+
+@pytest.fixture(scope="session")
+def music_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("music")
+    write_library(root / "Library")
+    os.chmod(root, 0o755)
+    return root
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, music_root: Path) -> Iterator[Stack]:
+    run_dir = tmp_path_factory.mktemp("stack")
+    st = start_stack(run_dir, music_root)
+    scan = st.usctl("library", "scan", str(music_root / "Library"), "--name", "Library", check=False)
+    st.library_scanned = scan.returncode == 0  # type: ignore[attr-defined]
+    try:
+        yield st
+    finally:
+        stop_stack(st)
+
+
+def new_username(prefix: str = "u") -> str:
+    return f"{prefix}{next(_user_counter)}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def make_user(stack: Stack) -> Iterator[Callable[..., UserClient]]:
+    clients: list[httpx.Client] = []
+
+    def factory(grant: bool = True) -> UserClient:
+        username = new_username()
+        user_uuid = add_user(stack, username)
+        if grant and getattr(stack, "library_scanned", False):
+            stack.usctl("library", "grant", username, "Library")
+        token = login(stack, username, PASSWORD)
+        http = httpx.Client(
+            base_url=stack.public_url, headers={"Authorization": f"Bearer {token}"}, timeout=15
+        )
+        clients.append(http)
+        return UserClient(stack, username, user_uuid, token, http)
+
+    yield factory
+    for http in clients:
+        http.close()
+
+
+@pytest.fixture
+def user(make_user: Callable[..., UserClient]) -> UserClient:
+    return make_user()
+
+
+@pytest.fixture
+def public(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.public_url, timeout=15) as client:
+        yield client
