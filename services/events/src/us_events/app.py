@@ -1,32 +1,82 @@
-"""Events (SSE gateway) service: app factory and lifespan."""
+"""Events (SSE gateway) service: app factory and lifespan (Redis clients, control client, hub)."""
 
 from __future__ import annotations
 
+import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from us_common.errors import install_error_handlers
 from us_common.health import health_router
+from us_common.jwt import TokenCodec, TokenKind
 from us_common.logging import RequestLogMiddleware, configure_logging
 from us_common.redis import create_redis
+from us_events.api.routers import debug, events
+from us_events.hub import Hub
+from us_events.session_cache import SessionCacheReader
 from us_events.settings import EventsSettings, get_settings
+
+_KEEPALIVE: dict[int, int] = {}
+if hasattr(socket, "TCP_KEEPIDLE"):
+    _KEEPALIVE = {socket.TCP_KEEPIDLE: 10, socket.TCP_KEEPINTVL: 5, socket.TCP_KEEPCNT: 3}
+
+
+def cache_redis(settings: EventsSettings) -> Redis:
+    """Cache reads: a bounded pool that waits for a free connection (a reconnect storm of
+    thousands of clients must not open thousands of Redis connections), one retry on a
+    connection that died while pooled. Otherwise the options of ``us_common.redis``."""
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_pool_size,
+        timeout=2,
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+        socket_keepalive=True,
+        socket_keepalive_options=_KEEPALIVE,
+        health_check_interval=10,
+        retry=Retry(NoBackoff(), 1),
+    )
+    return Redis.from_pool(pool)
 
 
 def create_app(settings: EventsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("events", settings.log_level)
+    # httpx logs every fallback request at INFO; our own lines say what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = create_redis(settings.redis_url)
+        redis = cache_redis(settings)
+        # The hub's own connection (pub/sub): no retries inside redis-py, the hub reconnects.
+        subscriber = create_redis(settings.redis_url)
+        control = httpx.AsyncClient(
+            base_url=settings.control_internal_url, timeout=settings.control_timeout_s, trust_env=False
+        )
+        key = settings.access_token_key.get_secret_value()
+        caches = SessionCacheReader(
+            redis, control, TokenCodec(TokenKind.SERVICE, key, settings.issuer), settings.control_concurrency
+        )
+        hub = Hub(settings, subscriber, caches)
         app.state.settings = settings
         app.state.redis = redis
+        app.state.hub = hub
+        app.state.access_codec = TokenCodec(TokenKind.ACCESS, key, settings.issuer)
+        await hub.start()
         try:
             yield
         finally:
+            await hub.stop()
+            await control.aclose()
+            await subscriber.aclose()
             await redis.aclose()
 
     app = FastAPI(title="UniversalScrobbler Playback: events", version="0.1.0", lifespan=lifespan)
@@ -37,7 +87,12 @@ def create_app(settings: EventsSettings | None = None) -> FastAPI:
         async def redis() -> bool:
             return bool(await app.state.redis.ping())
 
-        return {"redis": redis}
+        async def subscriber() -> bool:
+            return bool(app.state.hub.connected)
+
+        return {"redis": redis, "subscriber": subscriber}
 
     app.include_router(health_router(readiness))
+    app.include_router(events.router)
+    app.include_router(debug.router)
     return app

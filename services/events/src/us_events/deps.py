@@ -1,0 +1,33 @@
+"""Typed dependencies the routers use: settings, the hub, the current user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from us_common.jwt import TokenCodec
+from us_events.auth import presented_token, user_from_token
+from us_events.hub import Hub
+from us_events.settings import EventsSettings
+
+
+def get_settings(request: Request) -> EventsSettings:
+    settings: EventsSettings = request.app.state.settings
+    return settings
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def get_current_user(request: Request) -> str:
+    codec: TokenCodec = request.app.state.access_codec
+    return user_from_token(codec, presented_token(request))
+
+
+SettingsDep = Annotated[EventsSettings, Depends(get_settings)]
+HubDep = Annotated[Hub, Depends(get_hub)]
+# The user's uuid as a canonical string (the form channels and caches use).
+CurrentUser = Annotated[str, Depends(get_current_user)]

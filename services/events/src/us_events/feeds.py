@@ -1,0 +1,116 @@
+"""What one worker holds per user (a :class:`Feed`) and per SSE connection (a :class:`Client`).
+
+Plain data and the synchronous push rule; the :class:`~us_events.hub.Hub` does the async work.
+A feed lives while it has clients (or a client is joining); its channel is subscribed meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+
+from us_common.bus import BusMessage
+from us_events.frames import goodbye_event
+
+
+class Client:
+    """One SSE connection: a bounded queue of encoded frames (oldest dropped when full)."""
+
+    __slots__ = (
+        "closing",
+        "detached",
+        "device_uuid",
+        "dropped",
+        "expiry",
+        "feed",
+        "last_rev",
+        "queue",
+        "wakeup",
+    )
+
+    def __init__(self, feed: Feed, device_uuid: str, queue_size: int) -> None:
+        self.feed = feed
+        self.device_uuid = device_uuid
+        self.queue: deque[bytes] = deque(maxlen=queue_size)
+        # The highest revision queued for this client: it never sees a revision twice.
+        self.last_rev = -1
+        self.wakeup = asyncio.Event()
+        self.dropped = 0
+        self.closing: str | None = None
+        self.expiry: asyncio.TimerHandle | None = None
+        self.detached = False
+
+    def push(self, frame: bytes, rev: int | None = None, *, force: bool = False) -> None:
+        """Queue a frame; a state frame (``rev``) not newer than what the client has is skipped."""
+        if rev is not None:
+            if rev <= self.last_rev and not force:
+                return
+            self.last_rev = max(self.last_rev, rev)
+        if len(self.queue) == self.queue.maxlen:
+            self.dropped += 1  # deque(maxlen) drops the oldest: the latest state wins
+        self.queue.append(frame)
+        self.wakeup.set()
+
+    def close(self, reason: str) -> None:
+        """End the stream after what is queued, with a reconnect hint."""
+        if self.closing is None:
+            self.closing = reason
+            self.wakeup.set()
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        """The response body: whatever is queued, in one write, until the stream is closed."""
+        while True:
+            if self.queue:
+                chunk = b"".join(self.queue)
+                self.queue.clear()
+                yield chunk
+                continue
+            if self.closing is not None:
+                yield goodbye_event()
+                return
+            self.wakeup.clear()
+            await self.wakeup.wait()
+
+
+class Feed:
+    """One user on this worker: its clients, the revision last forwarded, messages in flight."""
+
+    __slots__ = (
+        "ahead_rev",
+        "arrived",
+        "channel",
+        "clients",
+        "delivery",
+        "heal_at",
+        "joiners",
+        "last_forwarded",
+        "next_beacon_at",
+        "pending",
+        "subscribed",
+        "user_uuid",
+    )
+
+    def __init__(self, user_uuid: str, channel: bytes, next_beacon_at: float) -> None:
+        self.user_uuid = user_uuid
+        self.channel = channel
+        self.clients: set[Client] = set()
+        # Connections between "authenticated" and "attached": the feed must outlive them.
+        self.joiners = 0
+        # Messages whose rev is not above this are dropped (DESIGN.md, Redis). None: nothing yet.
+        self.last_forwarded: int | None = None
+        self.pending: dict[int, BusMessage] = {}
+        self.arrived = asyncio.Event()
+        self.delivery: asyncio.Task[None] | None = None
+        self.subscribed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.next_beacon_at = next_beacon_at
+        # Lost-message detection: the cache revision first seen ahead, and when to act on it.
+        self.ahead_rev: int | None = None
+        self.heal_at: float | None = None
+
+    def push(self, frame: bytes, rev: int | None = None, *, force: bool = False) -> None:
+        for client in self.clients:
+            client.push(frame, rev, force=force)
+
+    def forwarded(self, rev: int) -> None:
+        self.last_forwarded = rev if self.last_forwarded is None else max(self.last_forwarded, rev)

@@ -1,0 +1,141 @@
+"""Reading a user's cached session: Redis first, control only when the hash is missing.
+
+Redis reads are pipelined with ``TIME`` so projections use the clock every worker and host
+shares (DESIGN.md, Clock). On a miss, control's ``GET /internal/sessions/{user}/cache`` answers
+from Postgres and refills the hash; one request per user at a time, a few users at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import structlog
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from us_common.bus import SessionCache, session_cache_key
+from us_common.jwt import TokenCodec
+
+log = structlog.get_logger(__name__)
+
+_SERVICE_TOKEN_TTL_S = 60
+
+
+class CacheUnavailable(Exception):
+    """Neither Redis nor control could say what the session is right now."""
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def parse_cache(fields: dict[Any, Any]) -> SessionCache | None:
+    """``None`` for a missing or unreadable hash (a reader then treats it as a miss)."""
+    if not fields:
+        return None
+    try:
+        return SessionCache.from_fields(fields)
+    except (ValidationError, ValueError, KeyError, TypeError):
+        log.warning("session_cache_unreadable")
+        return None
+
+
+class SessionCacheReader:
+    def __init__(
+        self, redis: Redis, control: httpx.AsyncClient, service_codec: TokenCodec, concurrency: int
+    ) -> None:
+        self._redis = redis
+        self._control = control
+        self._codec = service_codec
+        self._limit = asyncio.Semaphore(concurrency)
+        self._inflight: dict[str, asyncio.Task[SessionCache | None]] = {}
+        self._token = ""
+        self._token_expires = 0.0
+        self.control_fetches = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    async def read_many(self, user_uuids: Sequence[str]) -> tuple[int, list[SessionCache | None]]:
+        """One round trip: the shared clock and every user's hash. Raises on Redis errors."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.time()
+        for user_uuid in user_uuids:
+            pipe.hgetall(session_cache_key(user_uuid))
+        results = await pipe.execute()
+        seconds, micros = results[0]
+        return int(seconds) * 1000 + int(micros) // 1000, [parse_cache(r) for r in results[1:]]
+
+    async def read(self, user_uuid: str) -> tuple[int, SessionCache | None]:
+        """The clock and the session; ``None`` when control does not know the user."""
+        try:
+            now_ms, (cache,) = await self.read_many([user_uuid])
+        except (RedisError, OSError) as exc:
+            log.warning("session_cache_read_failed", error_type=type(exc).__name__)
+            now_ms, cache = wall_clock_ms(), None
+        if cache is None:
+            cache = await self.from_control(user_uuid)
+        return now_ms, cache
+
+    async def fill_missing(
+        self, user_uuids: Sequence[str], caches: list[SessionCache | None]
+    ) -> list[SessionCache | None]:
+        """Ask control for every missing entry (concurrently, bounded); failures stay ``None``."""
+        missing = [i for i, cache in enumerate(caches) if cache is None]
+        if not missing:
+            return caches
+        answers = await asyncio.gather(
+            *(self.from_control(user_uuids[i]) for i in missing), return_exceptions=True
+        )
+        filled = list(caches)
+        for i, answer in zip(missing, answers, strict=True):
+            if isinstance(answer, SessionCache):
+                filled[i] = answer
+        return filled
+
+    async def from_control(self, user_uuid: str) -> SessionCache | None:
+        task = self._inflight.get(user_uuid)
+        if task is None:
+            task = asyncio.create_task(self._fetch(user_uuid))
+            self._inflight[user_uuid] = task
+            task.add_done_callback(lambda _: self._inflight.pop(user_uuid, None))
+        # shield: one caller going away must not cancel the fetch others wait for.
+        return await asyncio.shield(task)
+
+    def _service_token(self) -> str:
+        now = time.time()
+        if now >= self._token_expires:
+            self._token = self._codec.encode({"sub": "events"}, ttl_s=_SERVICE_TOKEN_TTL_S, now=now)
+            self._token_expires = now + _SERVICE_TOKEN_TTL_S / 2
+        return self._token
+
+    async def _fetch(self, user_uuid: str) -> SessionCache | None:
+        async with self._limit:
+            self.control_fetches += 1
+            try:
+                response = await self._control.get(
+                    f"/internal/sessions/{user_uuid}/cache",
+                    headers={"Authorization": f"Bearer {self._service_token()}"},
+                )
+            except httpx.HTTPError as exc:
+                log.warning("control_fallback_failed", error_type=type(exc).__name__)
+                raise CacheUnavailable from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            log.warning("control_fallback_failed", status=response.status_code)
+            raise CacheUnavailable
+        try:
+            cache = SessionCache.from_fields(response.json())
+        except (ValidationError, ValueError, KeyError, TypeError) as exc:
+            log.warning("control_fallback_unreadable")
+            raise CacheUnavailable from exc
+        if cache is None:
+            raise CacheUnavailable
+        return cache
