@@ -141,3 +141,53 @@ def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
             event["data"] = json.loads(value) if "data" not in event else event["data"]
         elif name in ("event", "id", "retry"):
             event[name] = value
+
+
+def sql(stack: Stack, query: str, *args: Any) -> list[Any]:
+    """Run one SQL statement against the run's database (to inspect or back-date state)."""
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    dsn = (
+        make_url(stack.env["US_DATABASE_URL"])
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+
+    async def run() -> list[Any]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+class ChannelRecorder:
+    """Subscribes to a user's Redis channel and records every message (for publish counts)."""
+
+    def __init__(self, stack: Stack, user_uuid: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(stack.env["US_REDIS_URL"])
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(f"us:user:{user_uuid}")
+        self.messages: list[dict[str, Any]] = []
+
+    def drain(self, settle_s: float = 0.3) -> list[dict[str, Any]]:
+        import time
+
+        deadline = time.monotonic() + settle_s
+        while time.monotonic() < deadline:
+            message = self.pubsub.get_message(timeout=0.05)
+            if message and message["type"] == "message":
+                self.messages.append(json.loads(message["data"]))
+                deadline = time.monotonic() + settle_s
+        return self.messages
+
+    def close(self) -> None:
+        self.pubsub.close()
+        self.client.close()

@@ -15,7 +15,7 @@ from us_common.errors import error_response, install_error_handlers
 from us_common.health import health_router
 from us_common.logging import RequestLogMiddleware, configure_logging
 from us_common.redis import create_redis
-from us_control.api.routers import auth, devices, internal, media, queue, sessions, tracks, users
+from us_control.api.routers import auth, devices, internal, likes, media, queue, sessions, tracks, users
 from us_control.background import background_loops
 from us_control.db import create_db_engine, is_database_down, session_factory
 from us_control.publisher import SessionPublisher
@@ -80,6 +80,6 @@ def create_app(settings: ControlSettings | None = None) -> FastAPI:
         return {"postgres": postgres, "redis": redis}
 
     app.include_router(health_router(readiness))
-    for module in (auth, users, sessions, devices, queue, tracks, media, internal):
+    for module in (auth, users, sessions, devices, queue, tracks, likes, media, internal):
         app.include_router(module.router)
     return app

@@ -1,15 +1,102 @@
-"""Loops every control worker runs. Each is safe with many workers and hosts: work is claimed
-with row locks (``FOR UPDATE SKIP LOCKED``), never with in-process state."""
+"""Loops every control worker runs, safe with many workers and hosts.
+
+- The presence sweeper pauses sessions whose speaker vanished and resets stale ones. Each
+  candidate goes through the normal command path: the row lock serialises workers and the
+  condition is re-checked under it, so a session is never paused twice or published twice.
+- The resend loop re-publishes state whose publish failed while Redis was down.
+- Applied ``client_event_uuid``s older than the retention are pruned.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+import structlog
 from fastapi import FastAPI
+from sqlalchemy import text
 
+from us_common.bus import SessionCache
+from us_control.playback import repository as repo
+from us_control.playback import service
+from us_control.playback.service import SessionEditor
+from us_control.settings import ControlSettings
+from us_control.uow import unit_of_work
+
+log = structlog.get_logger(__name__)
 Loop = Callable[[FastAPI], Coroutine[Any, Any, None]]
+
+_CANDIDATES = text(
+    """
+    SELECT s.user_uuid FROM session_state s
+    LEFT JOIN device d ON d.device_uuid = s.active_device_uuid
+    WHERE (s.play_state = 'playing'
+           AND (d.device_uuid IS NULL OR d.last_seen < clock_timestamp() - make_interval(secs => :gone_s)))
+       OR (s.track_uuid IS NOT NULL AND (s.position_ms > 0 OR s.play_state = 'playing')
+           AND s.last_update_ms < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - :stale_ms)
+    LIMIT 200
+    """
+)
+
+
+async def _settle_only(editor: SessionEditor) -> None:
+    """Nothing beyond what ``settle`` already did (pause a vanished speaker, reset if stale)."""
+
+
+async def sweep_once(app: FastAPI) -> int:
+    settings: ControlSettings = app.state.settings
+    async with app.state.sessions() as db:
+        rows = await db.execute(
+            _CANDIDATES,
+            {
+                "gone_s": settings.presence_window_s + settings.speaker_grace_s,
+                "stale_ms": settings.stale_session_s * 1000,
+            },
+        )
+        users = [row.user_uuid for row in rows]
+    changed = 0
+    for user_uuid in users:
+        async with unit_of_work(app.state.sessions, app.state.publisher) as uow:
+            before = await repo.read_session(uow.db, user_uuid)
+            revision = before.revision if before else None
+            snapshot = await service.run_command(uow, settings, user_uuid, _settle_only)
+            changed += int(snapshot.revision != revision)
+    return changed
+
+
+async def presence_sweeper(app: FastAPI) -> None:
+    settings: ControlSettings = app.state.settings
+    sweeps = 0
+    while True:
+        await asyncio.sleep(settings.sweep_interval_s)
+        try:
+            paused = await sweep_once(app)
+            if paused:
+                log.info("sessions_settled_by_sweeper", count=paused)
+            sweeps += 1
+            if sweeps % 720 == 1:
+                async with unit_of_work(app.state.sessions, app.state.publisher) as uow:
+                    cutoff = datetime.now(UTC) - timedelta(seconds=settings.client_event_retention_s)
+                    await repo.prune_applied_events(uow.db, cutoff)
+        except Exception as exc:  # noqa: BLE001 - a sweep failing (DB down) must not kill the loop
+            log.warning("sweep_failed", error_type=type(exc).__name__)
+
+
+async def load_cache(app: FastAPI, user_uuid: UUID) -> SessionCache:
+    async with app.state.sessions() as db:
+        _, cache = await service.read_snapshot(db, app.state.settings, user_uuid)
+        return cache
+
+
+async def resend_unsent(app: FastAPI) -> None:
+    async def load(user_uuid: UUID) -> SessionCache:
+        return await load_cache(app, user_uuid)
+
+    await app.state.publisher.run_resend_loop(load)
 
 
 def background_loops() -> list[Loop]:
-    return []
+    return [presence_sweeper, resend_unsent]

@@ -8,6 +8,7 @@ rolled back and publishes nothing. Several changes in one request coalesce into 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -48,9 +49,11 @@ class UnitOfWork:
         await self.db.rollback()
 
 
-async def run_unit_of_work(
+@asynccontextmanager
+async def unit_of_work(
     sessions: async_sessionmaker[AsyncSession], publisher: SessionPublisher
 ) -> AsyncIterator[UnitOfWork]:
+    """The same unit of work outside a request (background loops, internal jobs)."""
     async with sessions() as db:
         uow = UnitOfWork(db, publisher)
         try:
@@ -63,5 +66,5 @@ async def run_unit_of_work(
 
 
 async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
-    async for uow in run_unit_of_work(request.app.state.sessions, request.app.state.publisher):
+    async with unit_of_work(request.app.state.sessions, request.app.state.publisher) as uow:
         yield uow

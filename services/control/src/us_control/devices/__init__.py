@@ -1,0 +1,1 @@
+"""Devices: registration, presence (heartbeats), forgetting one."""

@@ -1,0 +1,1 @@
+"""The authoritative session: timeline, speaker, queue navigation, shuffle, repeat, listens."""
