@@ -6,6 +6,7 @@ X-Real-IP) or from another host is answered as if the route did not exist.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -31,6 +32,6 @@ async def counts(request: Request, hub: HubDep) -> dict[str, Any]:
 
 
 @router.get("/clients")
-async def clients(request: Request, hub: HubDep) -> list[dict[str, Any]]:
+async def clients(request: Request, hub: HubDep) -> dict[str, Any]:
     _require_loopback(request)
-    return hub.clients()
+    return {"pid": os.getpid(), "clients": hub.clients()}
