@@ -35,7 +35,9 @@ def now_ms() -> int:
 
 
 def access_token(env: dict[str, str], user_uuid: str, ttl_s: int = 3600) -> str:
-    codec = TokenCodec(TokenKind.ACCESS, env["US_ACCESS_TOKEN_KEY"], env.get("US_ISSUER", "universalscrobbler"))
+    codec = TokenCodec(
+        TokenKind.ACCESS, env["US_ACCESS_TOKEN_KEY"], env.get("US_ISSUER", "universalscrobbler")
+    )
     return codec.encode({"sub": user_uuid, "name": "events-test"}, ttl_s)
 
 

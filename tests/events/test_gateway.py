@@ -170,7 +170,10 @@ async def test_auth_and_device_checks(
     assert await status({"Authorization": f"Bearer {expired}"}) == 401
     # Right key, wrong kind of token.
     service = TokenCodec(TokenKind.SERVICE, stack.env["US_ACCESS_TOKEN_KEY"], "universalscrobbler")
-    assert await status({"Authorization": f"Bearer {service.encode({'sub': cached_session.user_uuid}, 60)}"}) == 401
+    assert (
+        await status({"Authorization": f"Bearer {service.encode({'sub': cached_session.user_uuid}, 60)}"})
+        == 401
+    )
     # Malformed uuid: 422 (once authenticated); unknown device or another user's: 404.
     assert await status(bearer, {"device_uuid": "not-a-uuid"}) == 422
     assert await status(bearer, {"device_uuid": str(uuid.uuid4())}) == 404
