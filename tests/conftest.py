@@ -9,11 +9,13 @@ uuids (so Redis channels and keys never meet another run's).
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -83,8 +85,7 @@ def music_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack(tmp_path_factory: pytest.TempPathFactory, music_root: Path) -> Iterator[Stack]:
     run_dir = tmp_path_factory.mktemp("stack")
     st = start_stack(run_dir, music_root)
-    scan = st.usctl("library", "scan", str(music_root / "Library"), "--name", "Library", check=False)
-    st.library_scanned = scan.returncode == 0  # type: ignore[attr-defined]
+    st.usctl("library", "scan", str(music_root / "Library"), "--name", "Library")
     try:
         yield st
     finally:
@@ -95,15 +96,43 @@ def new_username(prefix: str = "u") -> str:
     return f"{prefix}{next(_user_counter)}-{uuid.uuid4().hex[:8]}"
 
 
+class UserPool:
+    """Users made in bulk by ``usctl user import`` (one process instead of one per test)."""
+
+    def __init__(self, stack: Stack, granted: int, ungranted: int) -> None:
+        lines = [
+            {"username": new_username("g"), "password": PASSWORD, "libraries": ["Library"]}
+            for _ in range(granted)
+        ] + [{"username": new_username("n"), "password": PASSWORD, "libraries": []} for _ in range(ungranted)]
+        result = stack.usctl("user", "import", "-", stdin="\n".join(json.dumps(line) for line in lines))
+        created = [json.loads(line) for line in result.stdout.splitlines()]
+        uuids = {row["username"]: row["user_uuid"] for row in created}
+        self.available: dict[bool, list[tuple[str, str]]] = {True: [], False: []}
+        for line in lines:
+            name = str(line["username"])
+            self.available[bool(line["libraries"])].append((name, uuids[name]))
+
+    def take(self, stack: Stack, grant: bool) -> tuple[str, str]:
+        if self.available[grant]:
+            return self.available[grant].pop()
+        username = new_username()
+        user_uuid = add_user(stack, username)
+        if grant:
+            stack.usctl("library", "grant", username, "Library")
+        return username, user_uuid
+
+
+@pytest.fixture(scope="session")
+def user_pool(stack: Stack) -> UserPool:
+    return UserPool(stack, granted=160, ungranted=20)
+
+
 @pytest.fixture
-def make_user(stack: Stack) -> Iterator[Callable[..., UserClient]]:
+def make_user(stack: Stack, user_pool: UserPool) -> Iterator[Callable[..., UserClient]]:
     clients: list[httpx.Client] = []
 
     def factory(grant: bool = True) -> UserClient:
-        username = new_username()
-        user_uuid = add_user(stack, username)
-        if grant and getattr(stack, "library_scanned", False):
-            stack.usctl("library", "grant", username, "Library")
+        username, user_uuid = user_pool.take(stack, grant)
         token = login(stack, username, PASSWORD)
         http = httpx.Client(
             base_url=stack.public_url, headers={"Authorization": f"Bearer {token}"}, timeout=15

@@ -94,15 +94,15 @@ class LibraryTrack:
     duration_s: float
 
 
-# A library with known shapes: two discs out of order on disk, a short track (< 30 s), a long
-# one (> 8 min would be slow to generate, so the 4-minute rule uses a 5-minute track).
+# A library with known shapes: two discs (CD2 in a subfolder), a track under 30 s (never a
+# listen), a 10-minute one (its listen threshold is the 4-minute cap, not half), unicode names.
 TEST_LIBRARY: list[LibraryTrack] = [
     LibraryTrack("Alpha/First Light/01 Dawn.flac", "Dawn", "Alpha", "First Light", 1, 1, 40.0),
     LibraryTrack("Alpha/First Light/02 Noon.flac", "Noon", "Alpha", "First Light", 2, 1, 45.0),
     LibraryTrack("Alpha/First Light/CD2/01 Dusk.flac", "Dusk", "Alpha", "First Light", 1, 2, 35.0),
     LibraryTrack("Alpha/First Light/03 Evening.flac", "Evening", "Alpha", "First Light", 3, 1, 50.0),
     LibraryTrack("Beta/Short Forms/01 Blip.flac", "Blip", "Beta", "Short Forms", 1, 1, 29.0),
-    LibraryTrack("Beta/Short Forms/02 Long Walk.flac", "Long Walk", "Beta", "Short Forms", 2, 1, 300.0),
+    LibraryTrack("Beta/Short Forms/02 Long Walk.flac", "Long Walk", "Beta", "Short Forms", 2, 1, 600.0),
     LibraryTrack("Gamma/Ünïcode Ålbum/01 Señal.flac", "Señal", "Gamma", "Ünïcode Ålbum", 1, 1, 60.0),
 ]
 
@@ -173,7 +173,7 @@ class ChannelRecorder:
         import redis
 
         self.client = redis.Redis.from_url(stack.env["US_REDIS_URL"])
-        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self.pubsub.subscribe(f"us:user:{user_uuid}")
         self.messages: list[dict[str, Any]] = []
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
 import uuid
@@ -22,43 +23,12 @@ import asyncpg
 from mutagen.flac import FLAC
 from sqlalchemy.engine import make_url
 
-from devtools.flacgen import tiny_png, write_flac
+from devtools.flacgen import tiny_png
 from devtools.stack import Stack
 from tests.conftest import new_username
+from tests.control.catalog_support import all_tracks, db_rows, flac, music_root, new_folder, scan, user_of
 from tests.support import TEST_LIBRARY, UserClient
-
-
-def music_root(stack: Stack) -> Path:
-    return Path(stack.env["US_MUSIC_ROOT"])
-
-
-def new_folder(stack: Stack) -> tuple[Path, str]:
-    """A fresh folder under the music root and a unique library name for it."""
-    token = uuid.uuid4().hex[:10]
-    folder = music_root(stack) / f"scan-{token}"
-    folder.mkdir()
-    return folder, f"Lib {token}"
-
-
-def flac(path: Path, title: str, artist: str = "Artist", album: str = "Album", **tags: Any) -> Path:
-    tags.setdefault("sample_rate", 8000)
-    return write_flac(
-        path, duration_s=tags.pop("duration_s", 1.0), title=title, artist=artist, album=album, **tags
-    )
-
-
-def scan(stack: Stack, folder: Path | None, name: str | None = None) -> dict[str, Any]:
-    args = [
-        "library",
-        "scan",
-        *([str(folder)] if folder else []),
-        *(["--name", name] if name else []),
-        "--json",
-    ]
-    result = stack.usctl(*args, check=False)
-    assert result.returncode == 0, result.stderr
-    summary: dict[str, Any] = json.loads(result.stdout)
-    return summary
+from us_control.library.repository import SCAN_LOCK_KEY
 
 
 def counts(summary: dict[str, Any]) -> dict[str, int]:
@@ -71,37 +41,12 @@ def skipped_lines(stderr: str) -> list[dict[str, Any]]:
     return [line for line in lines if line.get("event") == "scan_skipped"]
 
 
-def db_rows(stack: Stack, sql: str, *args: Any) -> list[asyncpg.Record]:
-    dsn = make_url(stack.env["US_DATABASE_URL"]).set(drivername="postgresql").render_as_string(False)
-
-    async def fetch() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return list(await conn.fetch(sql, *args))
-        finally:
-            await conn.close()
-
-    return asyncio.run(fetch())
-
-
-def user_of(make_user: Callable[..., UserClient], stack: Stack, library: str) -> UserClient:
-    user = make_user(grant=False)
-    stack.usctl("library", "grant", user.username, library)
-    return user
-
-
-def all_tracks(user: UserClient) -> dict[str, dict[str, Any]]:
-    page = user.get_ok("/tracks", params={"limit": 200})
-    return {t["title"]: t for t in page["items"]}
-
-
 # --- the shared generated library ------------------------------------------------------------
 
 
 def test_scan_of_generated_library_yields_its_albums_tracks_tags_and_durations(
     stack: Stack, user: UserClient
 ) -> None:
-    assert getattr(stack, "library_scanned", False)
     tracks = all_tracks(user)
     assert len(tracks) == len(TEST_LIBRARY)
     for expected in TEST_LIBRARY:
@@ -267,6 +212,26 @@ def test_removed_file_becomes_unavailable_keeps_its_uuid_and_comes_back(
     assert owner.get_ok(f"/tracks/{gone_uuid}")["available"] is True
 
 
+def test_a_library_whose_folder_vanished_rescans_to_all_unavailable(stack: Stack) -> None:
+    folder, name = new_folder(stack)
+    flac(folder / "a.flac", "A")
+    flac(folder / "b.flac", "B")
+    scan(stack, folder, name)
+    shutil.rmtree(folder)
+    assert counts(scan(stack, folder, name)) == {
+        "scanned": 0,
+        "added": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "unavailable": 2,
+        "skipped": 0,
+    }
+    rows = db_rows(
+        stack, "SELECT t.available FROM track t JOIN library l USING (library_uuid) WHERE l.name = $1", name
+    )
+    assert [r["available"] for r in rows] == [False, False]
+
+
 def test_corrupt_flac_is_skipped_with_a_logged_reason_and_the_scan_continues(
     stack: Stack, make_user: Callable[..., UserClient]
 ) -> None:
@@ -368,6 +333,28 @@ def test_rescan_with_a_new_name_renames_and_a_taken_name_is_refused(stack: Stack
     other, _ = new_folder(stack)
     taken = stack.usctl("library", "scan", str(other), "--name", "Library", check=False)
     assert taken.returncode == 2 and "already exists" in taken.stderr
+
+
+def test_a_second_scan_while_one_runs_is_refused(stack: Stack) -> None:
+    folder, name = new_folder(stack)
+    flac(folder / "a.flac", "A")
+    dsn = make_url(stack.env["US_DATABASE_URL"]).set(drivername="postgresql").render_as_string(False)
+
+    async def scan_while_locked() -> subprocess.CompletedProcess[str]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            async with conn.transaction():
+                # The same transaction-scoped lock a running scan holds.
+                assert await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", SCAN_LOCK_KEY)
+                return await asyncio.to_thread(
+                    stack.usctl, "library", "scan", str(folder), "--name", name, check=False
+                )
+        finally:
+            await conn.close()
+
+    refused = asyncio.run(scan_while_locked())
+    assert refused.returncode == 2 and "another library scan is running" in refused.stderr
+    assert scan(stack, folder, name)["added"] == 1
 
 
 # --- grants and listing ----------------------------------------------------------------------

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from us_control import migrate
 from us_control.auth import repository as users
 from us_control.auth.passwords import hash_password
 from us_control.db import create_db_engine, session_factory
@@ -46,6 +45,8 @@ def run_in_db(work: Callable[[AsyncSession], Awaitable[int]]) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from us_control import migrate  # alembic is slow to import; only this command needs it
+
     url = get_settings().database_url
     if args.action == "upgrade":
         migrate.upgrade(url, args.revision or "head")
@@ -80,6 +81,41 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             raise CliError(f"user {username!r} already exists")
         user = await users.add_user(db, username, password_hash)
         print(json.dumps({"user_uuid": str(user.user_uuid), "username": user.username}))
+        return 0
+
+    return run_in_db(work)
+
+
+def cmd_user_import(args: argparse.Namespace) -> int:
+    """Bulk provisioning: JSON lines ``{"username", "password", "libraries": [...]}``.
+
+    All-or-nothing: a bad line (name, duplicate, unknown library) rejects the whole file.
+    Prints one JSON line per created user.
+    """
+    from us_control.library.cli import find_library
+    from us_control.library.repository import grant
+
+    source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    with source:
+        entries = [json.loads(line) for line in source if line.strip()]
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or not USERNAME_RE.match(str(entry.get("username", ""))):
+            raise CliError(f"line {number}: username must match [a-z0-9][a-z0-9_.-]{{2,31}}")
+        if not entry.get("password") or len(str(entry["password"])) > 1024:
+            raise CliError(f"line {number}: password must be 1-1024 characters")
+    hashes = [hash_password(str(entry["password"])) for entry in entries]
+
+    async def work(db: AsyncSession) -> int:
+        created = []
+        for entry, password_hash in zip(entries, hashes, strict=True):
+            if await users.get_by_username(db, entry["username"]):
+                raise CliError(f"user {entry['username']!r} already exists")
+            user = await users.add_user(db, entry["username"], password_hash)
+            for name in entry.get("libraries", []):
+                await grant(db, user.user_uuid, (await find_library(db, str(name))).library_uuid)
+            created.append({"user_uuid": str(user.user_uuid), "username": user.username})
+        for row in created:
+            print(json.dumps(row))
         return 0
 
     return run_in_db(work)
@@ -131,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("username")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(handler=cmd_user_add)
+    imp = user.add_parser("import", help="create users from JSON lines (all-or-nothing)")
+    imp.add_argument("file", help='a file of {"username", "password", "libraries"} lines, or - for stdin')
+    imp.set_defaults(handler=cmd_user_import)
     lst = user.add_parser("list", help="list users")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=cmd_user_list)
