@@ -270,3 +270,32 @@ async def worker_views(stack: Stack, path: str = "/debug/counts", workers: int =
         body = response.json()
         views[int(body["pid"])] = body
     return views
+
+
+async def open_streams(
+    http: httpx.AsyncClient, session: CachedSession, devices: list[str], opened: list[EventStream]
+) -> list[EventStream]:
+    new = await asyncio.gather(*(EventStream.open(http, d, session.token) for d in devices))
+    opened.extend(new)
+    return list(new)
+
+
+async def streams_on_both_workers(
+    stack: Stack, http: httpx.AsyncClient, session: CachedSession, opened: list[EventStream]
+) -> dict[int, list[EventStream]]:
+    """Open streams (one device each) until both events workers serve at least one."""
+    by_device: dict[str, EventStream] = {}
+    for _ in range(8):
+        devices = session.add_devices(4)
+        session.store(None)  # the new devices are known to the cache
+        for stream, device in zip(await open_streams(http, session, devices, opened), devices, strict=True):
+            assert stream.response.status_code == 200
+            await stream.next(names={"snapshot"})
+            by_device[device] = stream
+        placement: dict[int, list[EventStream]] = {}
+        for pid, view in (await worker_views(stack, "/debug/clients")).items():
+            mine = [by_device[c["device_uuid"]] for c in view["clients"] if c["device_uuid"] in by_device]
+            placement[pid] = mine
+        if all(placement.values()):
+            return placement
+    raise AssertionError(f"could not reach both workers: {[len(v) for v in placement.values()]}")

@@ -15,39 +15,18 @@ import httpx
 import pytest
 
 from devtools.stack import Stack
-from tests.events.conftest import STATE_EVENTS, CachedSession, EventStream, access_token, worker_views
+from tests.events.conftest import (
+    STATE_EVENTS,
+    CachedSession,
+    EventStream,
+    access_token,
+    open_streams,
+    streams_on_both_workers,
+    worker_views,
+)
 from us_common.jwt import TokenCodec, TokenKind
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def open_streams(
-    http: httpx.AsyncClient, session: CachedSession, devices: list[str], opened: list[EventStream]
-) -> list[EventStream]:
-    new = await asyncio.gather(*(EventStream.open(http, d, session.token) for d in devices))
-    opened.extend(new)
-    return list(new)
-
-
-async def streams_on_both_workers(
-    stack: Stack, http: httpx.AsyncClient, session: CachedSession, opened: list[EventStream]
-) -> dict[int, list[EventStream]]:
-    """Open streams (one device each) until both events workers serve at least one."""
-    by_device: dict[str, EventStream] = {}
-    for _ in range(8):
-        devices = session.add_devices(4)
-        session.store(None)  # the new devices are known to the cache
-        for stream, device in zip(await open_streams(http, session, devices, opened), devices, strict=True):
-            assert stream.response.status_code == 200
-            await stream.next(names={"snapshot"})
-            by_device[device] = stream
-        placement: dict[int, list[EventStream]] = {}
-        for pid, view in (await worker_views(stack, "/debug/clients")).items():
-            mine = [by_device[c["device_uuid"]] for c in view["clients"] if c["device_uuid"] in by_device]
-            placement[pid] = mine
-        if all(placement.values()):
-            return placement
-    raise AssertionError(f"could not reach both workers: {[len(v) for v in placement.values()]}")
 
 
 # --- the stream --------------------------------------------------------------------------------
@@ -343,7 +322,8 @@ async def test_stalled_client_does_not_slow_others_and_its_queue_is_bounded(
         latencies: list[float] = []
         for _ in range(20):
             sent = time.monotonic()
-            revs = [cached_session.store("timeline") for _ in range(100)]
+            # Published from a thread so this loop keeps reading the fast stream meanwhile.
+            revs = await asyncio.to_thread(lambda: [cached_session.store("timeline") for _ in range(100)])
             events = await fast.state_events(100, timeout=10)
             assert [int(e["id"]) for e in events] == revs
             latencies.append(events[-1]["received_at"] - sent)

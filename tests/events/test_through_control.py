@@ -1,0 +1,165 @@
+"""End to end: control commands (2 control workers) → commit → Redis → gateway (2 workers) → nginx.
+
+Here control writes the cache and publishes; the tests only send commands and read streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from devtools.stack import Stack
+from tests.events.conftest import STATE_EVENTS, EventStream, worker_views
+from tests.support import UserClient
+from us_common.bus import session_cache_key
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def user_http(stack: Stack, user: UserClient) -> AsyncIterator[httpx.AsyncClient]:
+    """The user's API client (async, so commands can be sent concurrently)."""
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=0)
+    headers = {"Authorization": f"Bearer {user.token}"}
+    async with httpx.AsyncClient(
+        base_url=stack.public_url, headers=headers, timeout=15, limits=limits
+    ) as http:
+        yield http
+
+
+async def command(http: httpx.AsyncClient, session_uuid: str, name: str, body: dict[str, Any]) -> int:
+    response = await http.post(f"/sessions/{session_uuid}/{name}", json=body)
+    assert response.status_code == 200, response.text
+    return int(response.json()["revision"])
+
+
+async def read_through(stream: EventStream, rev: int) -> list[dict[str, Any]]:
+    """State events until one with id ``rev`` (or later) arrives."""
+    events = []
+    while True:
+        event = await stream.next(names=STATE_EVENTS)
+        events.append(event)
+        if int(event["id"]) >= rev:
+            return events
+
+
+async def open_on_both_workers(
+    stack: Stack, user: UserClient, http: httpx.AsyncClient, opened: list[EventStream]
+) -> list[EventStream]:
+    by_device: dict[str, EventStream] = {}
+    for _ in range(8):
+        devices = [user.register_device(f"screen {len(by_device) + i}") for i in range(4)]
+        new = await asyncio.gather(*(EventStream.open(http, d, user.token) for d in devices))
+        opened.extend(new)
+        for stream, device in zip(new, devices, strict=True):
+            assert stream.response.status_code == 200, await stream.response.aread()
+            assert (await stream.next())["event"] == "snapshot"
+            by_device[device] = stream
+        views = await worker_views(stack, "/debug/clients")
+        served = [[c for c in v["clients"] if c["device_uuid"] in by_device] for v in views.values()]
+        if all(served):
+            return list(by_device.values())
+    raise AssertionError("could not place streams on both events workers")
+
+
+async def test_commands_reach_every_worker_with_increasing_ids(
+    stack: Stack,
+    user: UserClient,
+    user_http: httpx.AsyncClient,
+    public_http: httpx.AsyncClient,
+    streams: list[EventStream],
+) -> None:
+    clients = await open_on_both_workers(stack, user, public_http, streams)
+    session_uuid = user.session_uuid
+    start = int(user.session["revision"])
+    revs = [await command(user_http, session_uuid, "volume", {"volume_percent": 60 + i}) for i in range(6)]
+    assert revs == list(range(start + 1, start + 7))
+    for stream in clients:
+        events = await read_through(stream, revs[-1])
+        ids = [int(e["id"]) for e in events]
+        assert all(b > a for a, b in zip(ids, ids[1:], strict=False)), ids
+        assert [i for i in ids if i > start] == revs
+        assert events[-1]["data"]["session"]["volume_percent"] == 65
+
+
+async def test_concurrent_burst_gives_one_event_per_command(
+    user: UserClient,
+    user_http: httpx.AsyncClient,
+    public_http: httpx.AsyncClient,
+    streams: list[EventStream],
+) -> None:
+    devices = [user.register_device(f"screen {i}") for i in range(2)]
+    clients = list(await asyncio.gather(*(EventStream.open(public_http, d, user.token) for d in devices)))
+    streams.extend(clients)
+    snapshots = [await stream.next(names={"snapshot"}) for stream in clients]
+    start = max(int(s["id"]) for s in snapshots)
+    session_uuid = user.session_uuid
+
+    revs = await asyncio.gather(
+        *(command(user_http, session_uuid, "volume", {"volume_percent": 60 + i}) for i in range(20))
+    )
+    assert sorted(revs) == list(range(start + 1, start + 21))
+    # One request changing two fields is one revision and one event.
+    both = await command(user_http, session_uuid, "options", {"shuffle": True, "repeat_mode": "all"})
+    assert both == start + 21
+    for stream in clients:
+        events = await read_through(stream, both)
+        assert [int(e["id"]) for e in events] == [*range(start + 1, start + 21), both]
+        assert events[-1]["event"] == "options_change"
+        assert events[-1]["data"]["session"]["shuffle"] is True
+        assert events[-1]["data"]["session"]["repeat_mode"] == "all"
+    await asyncio.sleep(0.5)
+    for stream in clients:
+        assert not [e for e in stream.drain() if e.get("event") in STATE_EVENTS]
+
+
+async def test_reconnect_rehydrates_to_the_current_revision(
+    user: UserClient, user_http: httpx.AsyncClient, public_http: httpx.AsyncClient, streams: list[EventStream]
+) -> None:
+    device = user.register_device("phone")
+    first = await EventStream.open(public_http, device, user.token)
+    streams.append(first)
+    seen = await first.next(names={"snapshot"})
+    await first.close()
+
+    session_uuid = user.session_uuid
+    for volume in (10, 20, 30):
+        await command(user_http, session_uuid, "volume", {"volume_percent": volume})
+    again = await EventStream.open(public_http, device, user.token, last_event_id=seen["id"])
+    streams.append(again)
+    snapshot = await again.next()
+    current = user.session
+    assert snapshot["event"] == "snapshot"
+    assert int(snapshot["id"]) == current["revision"] == snapshot["data"]["session"]["revision"]
+    assert snapshot["data"]["session"]["volume_percent"] == 30
+
+    # Current → no duplicate snapshot: the next thing is the next change.
+    await again.close()
+    current_stream = await EventStream.open(public_http, device, user.token, last_event_id=snapshot["id"])
+    streams.append(current_stream)
+    rev = await command(user_http, session_uuid, "volume", {"volume_percent": 40})
+    event = await current_stream.next(names=STATE_EVENTS)
+    assert int(event["id"]) == rev and event["event"] != "snapshot"
+
+
+async def test_missing_cache_is_refilled_through_control(
+    stack: Stack, user: UserClient, public_http: httpx.AsyncClient, streams: list[EventStream]
+) -> None:
+    device = user.register_device("laptop")
+    client = redis.Redis.from_url(stack.env["US_REDIS_URL"])
+    try:
+        client.delete(session_cache_key(user.user_uuid))
+        stream = await EventStream.open(public_http, device, user.token)
+        streams.append(stream)
+        assert stream.response.status_code == 200
+        snapshot = await stream.next()
+        assert snapshot["event"] == "snapshot"
+        assert int(snapshot["id"]) == user.session["revision"]
+        assert client.exists(session_cache_key(user.user_uuid))  # control refilled it
+    finally:
+        client.close()
