@@ -134,27 +134,37 @@ class Stack:
         self.procs[service] = proc
         return proc.pid
 
-    def render_nginx(self) -> Path:
+    def render_nginx(self) -> tuple[Path, bool]:
+        """Write nginx.conf and the site; True when either changed."""
         (self.run_dir / "nginx-tmp").mkdir(parents=True, exist_ok=True)
         values = {
             **self.env,
             "US_RUN_DIR": str(self.run_dir),
             "US_WEB_ROOT": str(self.web_root),
             "US_NGINX_LISTEN": f"127.0.0.1:{self.env['US_NGINX_PORT']}",
+            "US_CONTROL_UPSTREAM": f"127.0.0.1:{self.port('control')}",
+            "US_EVENTS_UPSTREAM": f"127.0.0.1:{self.port('events')}",
+            "US_MEDIA_UPSTREAM": f"127.0.0.1:{self.port('media')}",
             "US_NGINX_ACCESS_LOG": str(self.log_file("nginx-access")),
             "US_NGINX_USER": "user root;" if os.geteuid() == 0 else "",
         }
-        (self.run_dir / "us-playback.conf").write_text(
-            render_template(INFRA / "nginx" / "us-playback.conf.template", values)
-        )
-        conf = self.run_dir / "nginx.conf"
-        conf.write_text(render_template(INFRA / "nginx" / "nginx.conf.template", values))
-        return conf
+        changed = False
+        for name, template in (
+            ("us-playback.conf", "us-playback.conf.template"),
+            ("nginx.conf", "nginx.conf.template"),
+        ):
+            target = self.run_dir / name
+            text = render_template(INFRA / "nginx" / template, values)
+            if not target.exists() or target.read_text() != text:
+                target.write_text(text)
+                changed = True
+        return self.run_dir / "nginx.conf", changed
 
     def start_nginx(self) -> None:
-        conf = self.render_nginx()
+        conf, changed = self.render_nginx()
         if read_pid(self.pid_file("nginx")):
-            self.nginx_signal("reload")
+            if changed:
+                self.nginx_signal("reload")
             return
         subprocess.run([self.nginx_bin, "-t", "-q", "-c", str(conf)], check=True)
         subprocess.run([self.nginx_bin, "-c", str(conf)], check=True)

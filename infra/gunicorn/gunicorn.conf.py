@@ -19,4 +19,5 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("US_LOG_LEVEL", "info")
 forwarded_allow_ips = "127.0.0.1,::1"
+preload_app = True  # import once in the master, fork workers (faster start, shared pages)
 proc_name = os.environ.get("US_GUNICORN_NAME", "us-playback")
