@@ -23,7 +23,7 @@ from us_common.timeline import TrackPublic
 from us_control.models import Album, AppUser, Library, LibraryGrant, Track, TrackLike
 
 # One scan at a time per database (a transaction-scoped advisory lock; any constant works).
-_SCAN_LOCK_KEY = 0x5553_4C49_4253  # "USLIBS"
+SCAN_LOCK_KEY = 0x5553_4C49_4253  # "USLIBS"
 
 
 def escape_like(term: str) -> str:
@@ -44,7 +44,7 @@ def _granted_libraries(user_uuid: UUID) -> SelectOfScalar[UUID]:
 
 async def try_scan_lock(db: AsyncSession) -> bool:
     """Take the catalog's scan lock for this transaction; False when another scan holds it."""
-    result = await db.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _SCAN_LOCK_KEY})
+    result = await db.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
     return bool(result.scalar_one())
 
 

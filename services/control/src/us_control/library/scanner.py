@@ -229,8 +229,6 @@ async def prepare_library(
             f"{folder} is outside the music root {music_root}; libraries must live under it"
         ) from None
     resolved = music_root / rel_root if rel_root else music_root
-    if not resolved.is_dir():
-        raise ScanRefused(f"{folder} is not a folder")
     if rel_root and not (is_utf8(rel_root) and is_safe_rel_path(rel_root)):
         raise ScanRefused(f"{folder}: the folder's path must be UTF-8 and must not contain '..'")
     wanted = clean_text(name) if name is not None else None
@@ -249,6 +247,9 @@ async def prepare_library(
                 f"{folder} overlaps library {library.name!r} (folder {where!r}); a folder belongs "
                 f"to one library: rescan that library instead"
             )
+    # A library whose folder is gone is still rescannable: every track becomes unavailable.
+    if not resolved.is_dir() and (existing is None or resolved.exists()):
+        raise ScanRefused(f"{folder} is not a folder")
     final_name = wanted or (existing.name if existing else (clean_text(resolved.name) or "Music"))
     holder = await repo.get_library_by_name(db, final_name)
     if holder is not None and holder is not existing:
@@ -342,7 +343,8 @@ async def scan_library(
         progress.clear()
         bound.warning("scan_skipped", rel_path=printable(rel_path), reason=reason)
 
-    for item in walk_library(music_root, start_dir, library.rel_root):
+    walk = walk_library(music_root, start_dir, library.rel_root) if start_dir.is_dir() else iter(())
+    for item in walk:
         summary.scanned += 1
         progress.update(summary)
         if isinstance(item, Skip):
