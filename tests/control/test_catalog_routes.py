@@ -94,6 +94,7 @@ def test_search_is_a_case_insensitive_substring_of_title_artist_or_album(user: U
     assert q("walk") == ["Long Walk"]  # middle of a title
     assert q("ünï") == q("ÜNÏCODE") == ["Señal"]
     assert q("nothing like this") == []
+    assert q("  dawn ") == q("da\x00wn") == ["Dawn"]  # trimmed; a NUL is dropped, not a 500
     assert user.get_ok("/tracks", params={"q": "alpha", "limit": 2})["total"] == 4
     album_titles = titles(user.get_ok("/albums", params={"q": "LIGHT"}))
     assert album_titles == ["First Light"]

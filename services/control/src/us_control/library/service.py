@@ -26,7 +26,8 @@ log = structlog.get_logger(__name__)
 
 
 def normalize_query(q: str) -> str:
-    return " ".join(q.split())
+    """Trimmed, inner whitespace collapsed, control characters (Postgres refuses NUL) dropped."""
+    return " ".join("".join(ch for ch in q if ch.isprintable() or ch.isspace()).split())
 
 
 def album_public(album: Album, track_count: int) -> AlbumPublic:
