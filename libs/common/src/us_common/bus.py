@@ -5,6 +5,9 @@
   in one script so a slower, older writer can never overwrite a newer revision. Fields:
   ``rev``, ``snapshot`` (JSON), ``media_epoch``, ``active_device_uuid``, ``session_uuid``,
   ``device_uuids`` (JSON list). Everything here is rebuilt from Postgres on a miss.
+- ``us:media:track:{track_uuid}``: the track's catalog path (relative to the music root), written
+  by control when it mints a media token, expiring shortly after the token; the media verifier
+  reads it on its hot path and asks control (Postgres) on a miss.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ def user_channel(user_uuid: UUID | str) -> str:
 
 def session_cache_key(user_uuid: UUID | str) -> str:
     return f"us:session:{user_uuid}"
+
+
+def media_track_key(track_uuid: UUID | str) -> str:
+    return f"us:media:track:{track_uuid}"
 
 
 class BusMessage(BaseModel):

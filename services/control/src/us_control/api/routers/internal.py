@@ -13,13 +13,15 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
 
-from us_common.errors import NotFound, Unauthorized
+from us_common.errors import Forbidden, NotFound, Unauthorized
 from us_common.jwt import TokenCodec, TokenError, TokenKind
 from us_control.background import load_cache
 from us_control.deps import SettingsDep, UowDep
 from us_control.library.repository import accessible_tracks
+from us_control.playback.service import SessionEditor, run_command
 from us_control.settings import ControlSettings
 
 router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
@@ -84,3 +86,68 @@ async def track_for_user(track_uuid: UUID, user_uuid: UUID, caller: Caller, uow:
     if track is None:
         raise NotFound("track not found")
     return TrackGrant(track_uuid=track.track_uuid, rel_path=track.rel_path, available=track.available)
+
+
+# --- suspicious media use --------------------------------------------------------------------
+
+# Refusals are counted per user in a fixed window that starts with the first one.
+MEDIA_REFUSAL_WINDOW_S = 60
+_COUNT_IN_WINDOW_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
+return n
+"""
+
+
+def media_refusals_key(user_uuid: UUID) -> str:
+    return f"us:media:refusals:{user_uuid}"
+
+
+class MediaRefusalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_uuid: UUID
+    reason: Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")]
+
+
+class MediaRefusalOut(BaseModel):
+    refusals_in_window: int | None
+    revoked: bool
+
+
+async def _revoke_media_tokens(editor: SessionEditor) -> None:
+    # Same speaker, new epoch: every media token of the user dies; the speaker simply mints again.
+    editor.state.media_epoch += 1
+    editor.mark("speaker")
+
+
+@router.post("/media-refusals", status_code=202)
+async def media_refusal(
+    body: MediaRefusalIn, caller: Caller, request: Request, uow: UowDep, settings: SettingsDep
+) -> MediaRefusalOut:
+    """Media reports a refused verification of a token whose signature was valid (expired,
+    rotated, bound elsewhere). Past ``media_refusal_threshold`` such refusals of one user's tokens
+    within a minute — a leaked URL replayed elsewhere — every media token of that user is revoked,
+    once per window. Media may only read Redis, so control counts."""
+    if caller != "media":
+        raise Forbidden("only the media service reports refusals")
+    try:
+        count = int(
+            await request.app.state.redis.eval(
+                _COUNT_IN_WINDOW_LUA, 1, media_refusals_key(body.user_uuid), MEDIA_REFUSAL_WINDOW_S
+            )
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("media_refusal_not_counted", error_type=type(exc).__name__)
+        return MediaRefusalOut(refusals_in_window=None, revoked=False)
+    if count != settings.media_refusal_threshold + 1:
+        return MediaRefusalOut(refusals_in_window=count, revoked=False)
+    await run_command(uow, settings, body.user_uuid, _revoke_media_tokens)
+    log.warning(
+        "media_tokens_revoked",
+        user_uuid=str(body.user_uuid),
+        refusals=count,
+        window_s=MEDIA_REFUSAL_WINDOW_S,
+        last_reason=body.reason,
+    )
+    return MediaRefusalOut(refusals_in_window=count, revoked=True)
