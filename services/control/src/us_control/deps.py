@@ -13,7 +13,7 @@ from us_common.errors import Forbidden, Unauthorized
 from us_common.jwt import TokenError
 from us_control.auth.tokens import Principal, principal_from_token
 from us_control.ratelimit import LimitName, RateLimits
-from us_control.settings import ControlSettings, get_settings
+from us_control.settings import ControlSettings
 from us_control.uow import UnitOfWork, get_uow
 
 ACCESS_COOKIE = "us_access"
@@ -23,7 +23,14 @@ CSRF_HEADER = "x-requested-with"
 _bearer = HTTPBearer(auto_error=False)
 log = structlog.get_logger(__name__)
 
-SettingsDep = Annotated[ControlSettings, Depends(get_settings)]
+
+async def app_settings(request: Request) -> ControlSettings:
+    """The app's settings (async: a sync dependency would cost a threadpool hop per request)."""
+    settings: ControlSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[ControlSettings, Depends(app_settings)]
 # scope="function": commit and publish run when the route returns, before the response leaves.
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
@@ -51,7 +58,7 @@ async def get_current_user(
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
-def get_rate_limits(request: Request) -> RateLimits:
+async def get_rate_limits(request: Request) -> RateLimits:
     limits: RateLimits = request.app.state.rate_limits
     return limits
 

@@ -1,0 +1,1 @@
+"""Control throughput benchmark (issue 8): ``python -m bench.control``."""

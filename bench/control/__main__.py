@@ -1,0 +1,200 @@
+"""``python -m bench.control [--users 50] [--connections 50] [--seconds 15]``
+
+Commands/s and latency of state-changing commands through nginx with 2 control workers, at a
+concurrency of 50, with wrk (Debian's package) as the load generator. Each connection sends seeks
+for its own user (a real deployment's commands spread over users; one user's commands serialise
+on that user's session row by design). While the load runs, CPU time per process group is sampled
+with psutil to say what bounds throughput (wrk's own share included: it runs on the same box).
+
+Not a test: it prints figures for the README and bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+
+from devtools.database import ensure_database
+from devtools.flacgen import write_flac
+from devtools.stack import Stack
+from tests.conftest import _base_env, stop_stack
+
+LUA = """
+-- One (token, session) pair per request, round-robin; each pair belongs to its own user.
+local pairs_ = {PAIRS}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local p = pairs_[(counter % #pairs_) + 1]
+  local body = '{"position_ms": ' .. math.random(1000, 50000) .. '}'
+  return wrk.format("POST", "/sessions/" .. p[2] .. "/seek",
+    {["Authorization"] = "Bearer " .. p[1], ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def _group(proc: psutil.Process) -> str:
+    try:
+        cmd = " ".join(proc.cmdline())
+        name = proc.name()
+    except psutil.Error:
+        return "other"
+    if "us-control" in cmd or "us_control" in cmd:
+        return "control (gunicorn)"
+    if "us-events" in cmd or "us_events" in cmd:
+        return "events (gunicorn)"
+    if "us-media" in cmd or "us_media" in cmd:
+        return "media (gunicorn)"
+    for key in ("postgres", "redis", "nginx", "wrk"):
+        if key in name or cmd.startswith(key):
+            return key
+    return "other"
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """Cumulative CPU seconds per process group (processes of the stack live through the run)."""
+    totals: dict[str, float] = {}
+    for proc in psutil.process_iter():
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        group = _group(proc)
+        totals[group] = totals.get(group, 0.0) + times.user + times.system
+    return totals
+
+
+def prepare_users(stack: Stack, count: int) -> list[tuple[str, str]]:
+    lines = [
+        json.dumps({"username": f"bench{i:04d}", "password": "bench-password", "libraries": ["Bench"]})
+        for i in range(count)
+    ]
+    stack.usctl("user", "import", "-", stdin="\n".join(lines))
+    pairs = []
+    with httpx.Client(base_url=stack.public_url, timeout=30) as http:
+        for i in range(count):
+            token = http.post(
+                "/auth/token", data={"username": f"bench{i:04d}", "password": "bench-password"}
+            ).json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            me = http.get("/users/me", headers=auth).json()
+            device = http.post("/devices/register", json={"device_name": "bench"}, headers=auth).json()
+            track = http.get("/tracks", headers=auth).json()["items"][0]
+            session = http.get(f"/sessions/{me['user_uuid']}", headers=auth).json()
+            http.post(
+                f"/sessions/{session['session_uuid']}/play",
+                json={"track_uuid": track["track_uuid"], "device_uuid": device["device_uuid"]},
+                headers=auth,
+            ).raise_for_status()
+            pairs.append((token, session["session_uuid"]))
+    return pairs
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    result: dict[str, float] = {}
+    if match := re.search(r"Requests/sec:\s+([\d.]+)", output):
+        result["commands_per_s"] = float(match.group(1))
+    for pct, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        result[f"p{pct}_ms"] = round(float(value) * scale, 2)
+    if match := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
+        result["non_2xx"] = float(match.group(1))
+    if match := re.search(r"(\d+) requests in", output):
+        result["requests"] = float(match.group(1))
+    return result
+
+
+def run(users: int, connections: int, seconds: int, workers: int) -> dict[str, object]:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed (./dev bench installs it from Debian)")
+    with tempfile.TemporaryDirectory(prefix="us-bench-control-") as tmp:
+        root = Path(tmp) / "music"
+        write_flac(
+            root / "Bench" / "a.flac", duration_s=60, title="Bench", artist="B", album="B", sample_rate=8000
+        )
+        env = _base_env(Path(tmp) / "stack", root)
+        env.update(
+            US_RATE_LIMIT_COMMANDS="",
+            US_RATE_LIMIT_QUEUE="",
+            US_RATE_LIMIT_LOGIN="",
+            US_LOG_LEVEL="warning",
+            US_PUBLIC_URL=f"http://127.0.0.1:{env['US_NGINX_PORT']}",
+            US_CONTROL_INTERNAL_URL=f"http://127.0.0.1:{env['US_CONTROL_PORT']}",
+        )
+        stack = Stack(run_dir=Path(tmp) / "stack", env=env)
+        stack.workers["control"] = workers
+        stack.run_dir.mkdir(parents=True)
+        ensure_database(env["US_DATABASE_URL"])
+        try:
+            stack.usctl("db", "upgrade")
+            stack.start()
+            stack.usctl("library", "scan", str(root / "Bench"), "--name", "Bench")
+            pairs = prepare_users(stack, users)
+            script = Path(tmp) / "seek.lua"
+            script.write_text(
+                LUA.replace("{PAIRS}", "{" + ",".join(f'{{"{t}","{s}"}}' for t, s in pairs) + "}")
+            )
+            before = cpu_snapshot()
+            output = subprocess.run(
+                [
+                    wrk,
+                    "-t2",
+                    f"-c{connections}",
+                    f"-d{seconds}s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    stack.public_url,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            after = cpu_snapshot()
+            used = {k: round(after[k] - before.get(k, 0.0), 1) for k in after}
+            result: dict[str, object] = parse_wrk(output)
+            result["cpu_seconds_by_process"] = dict(sorted(used.items(), key=lambda kv: -kv[1]))
+            result["wall_seconds"] = seconds
+            result["raw"] = output
+            return result
+        finally:
+            stop_stack(stack)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.control", description=__doc__)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    result = run(args.users, args.connections, args.seconds, args.workers)
+    print(f"control commands through nginx — {platform.node()}, {psutil.cpu_count()} cores, {started}")
+    print(
+        f"concurrency {args.connections} over {args.users} users, {args.workers} control workers, {args.seconds} s"
+    )
+    print(
+        f"commands/s: {result.get('commands_per_s')}  p50 {result.get('p50_ms')} ms  "
+        f"p90 {result.get('p90_ms')} ms  p99 {result.get('p99_ms')} ms  non-2xx: {int(float(str(result.get('non_2xx', 0))))}"
+    )
+    print("CPU seconds by process during the run (what bounds it):")
+    cpu = result["cpu_seconds_by_process"]
+    assert isinstance(cpu, dict)
+    for group, seconds in cpu.items():
+        print(f"  {group:20} {seconds:7.1f} s  ({seconds / args.seconds * 100:5.0f}% of one core)")
+
+
+if __name__ == "__main__":
+    main()
