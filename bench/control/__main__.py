@@ -15,6 +15,7 @@ import argparse
 import json
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -26,7 +27,7 @@ import psutil
 
 from devtools.database import ensure_database
 from devtools.flacgen import write_flac
-from devtools.stack import Stack
+from devtools.stack import Stack, read_pid
 from tests.conftest import _base_env, stop_stack
 
 LUA = """
@@ -43,34 +44,32 @@ end
 """
 
 
-def _group(proc: psutil.Process) -> str:
-    try:
-        cmd = " ".join(proc.cmdline())
-        name = proc.name()
-    except psutil.Error:
-        return "other"
-    if "us-control" in cmd or "us_control" in cmd:
-        return "control (gunicorn)"
-    if "us-events" in cmd or "us_events" in cmd:
-        return "events (gunicorn)"
-    if "us-media" in cmd or "us_media" in cmd:
-        return "media (gunicorn)"
-    for key in ("postgres", "redis", "nginx", "wrk"):
-        if key in name or cmd.startswith(key):
-            return key
-    return "other"
-
-
-def cpu_snapshot() -> dict[str, float]:
-    """Cumulative CPU seconds per process group (processes of the stack live through the run)."""
-    totals: dict[str, float] = {}
-    for proc in psutil.process_iter():
-        try:
-            times = proc.cpu_times()
-        except psutil.Error:
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    """Cumulative CPU seconds of this stack's processes by role (Postgres and Redis are the
+    machine's servers: every backend counts, so other load on the box shows up there)."""
+    roles: dict[str, list[psutil.Process]] = {}
+    for role in ("control", "events", "media", "nginx"):
+        pid = stack.master_pid(role) if role != "nginx" else read_pid(stack.pid_file("nginx"))
+        if pid is None:
             continue
-        group = _group(proc)
-        totals[group] = totals.get(group, 0.0) + times.user + times.system
+        master = psutil.Process(pid)
+        roles[role] = [master, *master.children(recursive=True)]
+    for proc in psutil.process_iter(["name"]):
+        name = proc.info["name"] or ""
+        if name.startswith("postgres"):
+            roles.setdefault("postgres", []).append(proc)
+        elif name.startswith("redis-server"):
+            roles.setdefault("redis", []).append(proc)
+    totals: dict[str, float] = {}
+    for role, procs in roles.items():
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            totals[role] = totals.get(role, 0.0) + times.user + times.system
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals["wrk (load generator)"] = children.ru_utime + children.ru_stime
     return totals
 
 
@@ -145,7 +144,7 @@ def run(users: int, connections: int, seconds: int, workers: int) -> dict[str, o
             script.write_text(
                 LUA.replace("{PAIRS}", "{" + ",".join(f'{{"{t}","{s}"}}' for t, s in pairs) + "}")
             )
-            before = cpu_snapshot()
+            before = cpu_snapshot(stack)
             output = subprocess.run(
                 [
                     wrk,
@@ -161,9 +160,9 @@ def run(users: int, connections: int, seconds: int, workers: int) -> dict[str, o
                 text=True,
                 check=True,
             ).stdout
-            after = cpu_snapshot()
+            after = cpu_snapshot(stack)
             used = {k: round(after[k] - before.get(k, 0.0), 1) for k in after}
-            result: dict[str, object] = parse_wrk(output)
+            result: dict[str, object] = dict(parse_wrk(output))
             result["cpu_seconds_by_process"] = dict(sorted(used.items(), key=lambda kv: -kv[1]))
             result["wall_seconds"] = seconds
             result["raw"] = output
