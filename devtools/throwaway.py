@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,25 +29,26 @@ class ThrowawayRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "/usr/bin/redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                *self.extra,
-            ],
-            stdout=(self.workdir / "redis.log").open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.workdir / "redis.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    shutil.which("redis-server") or "/usr/bin/redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.workdir),
+                    *self.extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.wait_up()
 
     def wait_up(self, timeout_s: float = 10) -> None:
@@ -78,9 +80,13 @@ class ThrowawayPostgres:
     """An ``initdb`` cluster in a temp dir with trust auth on a free port."""
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
-        self.workdir = workdir
+        # The cluster runs as the postgres user, who cannot enter pytest's 0700 temp dirs:
+        # keep the data in a directory of its own under /tmp (``workdir`` names it only).
+        self.workdir = (
+            Path(tempfile.mkdtemp(prefix=f"us-pg-{workdir.name}-")) if os.geteuid() == 0 else workdir
+        )
         self.port = port or free_port()
-        self.datadir = workdir / "data"
+        self.datadir = self.workdir / "data"
         self.bindir = self._find_bindir()
 
     @staticmethod
@@ -108,7 +114,7 @@ class ThrowawayPostgres:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.workdir, "postgres", "postgres")
-        subprocess.run(
+        self._run(
             [
                 str(self.bindir / "initdb"),
                 "-D",
@@ -122,7 +128,7 @@ class ThrowawayPostgres:
         )
 
     def start(self) -> None:
-        subprocess.run(
+        self._run(
             [
                 str(self.bindir / "pg_ctl"),
                 "-D",
@@ -140,6 +146,10 @@ class ThrowawayPostgres:
         self._run(
             [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
         )
+
+    def cleanup(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def postmaster_pid(self) -> int | None:
         pidfile = self.datadir / "postmaster.pid"

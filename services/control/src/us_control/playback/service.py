@@ -329,6 +329,8 @@ async def play(
             raise Conflict("nothing to play: no track in the queue is available")
     if target is not None and target.item_uuid != state.current_item_uuid:
         await editor.go_to(target, PlayState.PLAYING, left_as="played")
+    if editor.track is not None and not editor.track.available:
+        raise Conflict("track is unavailable (its file is gone)")
     editor.set_timeline(rules.play(editor.timeline, editor.now_ms, position_ms))
 
 
