@@ -69,6 +69,17 @@ def test_expired_token_is_401(stack: Stack, speaker: Speaker, player: httpx.Clie
     )
 
 
+def test_a_token_that_worked_stops_working_when_it_expires(
+    stack: Stack, speaker: Speaker, player: httpx.Client
+) -> None:
+    """The verifier remembers decoded tokens, never past their expiry (2 s of leeway included)."""
+    short = craft_token(stack, speaker, now=time.time() - 58, ttl_s=60)
+    url = media_url(speaker.track["track_uuid"], short)
+    assert player.get(url, headers={"Range": "bytes=0-3"}).status_code == 206
+    time.sleep(4.5)
+    assert_refused(player.get(url, headers={"Range": "bytes=0-3"}), 401)
+
+
 def test_token_signed_with_the_access_key_is_401(
     stack: Stack, speaker: Speaker, player: httpx.Client
 ) -> None:

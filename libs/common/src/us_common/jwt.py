@@ -13,6 +13,8 @@ from typing import Any
 import jwt as pyjwt
 
 ALGORITHM = "HS256"
+# Clock skew tolerated on exp/nbf between hosts (a verifier that caches claims re-checks exp with it).
+EXPIRY_LEEWAY_S = 2
 _MAX_TOKEN_LEN = 4096
 
 
@@ -75,7 +77,7 @@ class TokenCodec:
                 audience=_AUDIENCE[self.kind],
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "typ"]},
-                leeway=2,
+                leeway=EXPIRY_LEEWAY_S,
             )
         except pyjwt.ExpiredSignatureError as exc:
             raise TokenError("expired") from exc

@@ -15,7 +15,7 @@ from us_common.jwt import TokenCodec, TokenKind
 from us_common.logging import RequestLogMiddleware, configure_logging
 from us_common.redis import create_redis
 from us_media.api.routers import stream
-from us_media.api.routers.verify import verify
+from us_media.api.routers.verify import VerifyEndpoint
 from us_media.control import ControlClient
 from us_media.settings import MediaSettings, get_settings
 from us_media.verifier import MediaVerifier
@@ -52,6 +52,8 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="UniversalScrobbler Playback: media", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequestLogMiddleware)
+    # Added last, so it runs first: /verify is answered before logging, routing and dependencies.
+    app.add_middleware(VerifyEndpoint)
     install_error_handlers(app)
 
     def readiness() -> dict[str, Callable[[], Coroutine[Any, Any, bool]]]:
@@ -67,7 +69,6 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
         return {"redis": redis, "media_token_key": token_key, "music_root": music_root}
 
     app.include_router(health_router(readiness))
-    app.add_route("/verify", verify, methods=["GET", "HEAD"], include_in_schema=False)
     if settings.self_stream:
         app.include_router(stream.router)
     return app
