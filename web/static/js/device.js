@@ -1,0 +1,166 @@
+// This tab's device: a stable uuid, a friendly name, registration and heartbeats.
+//
+// A browser tab is a device. The uuid lives in localStorage (it is not a secret) so a reload or
+// a restart comes back as the same device. Two tabs of one browser must not share a uuid, so
+// the stored uuids form a pool and each tab holds a Web Lock on the one it uses: the first tab
+// takes the first uuid, a second concurrent tab the next (or a new one). Without Web Locks
+// (non-secure origins) every tab uses the first uuid. The pool is per user, so two people
+// signing in on one browser never collide (registering another user's uuid is a 409).
+
+import { api, ApiError } from './api.js';
+import { uuid4 } from './dom.js';
+
+const HEARTBEAT_MS = 10_000;
+
+function poolKey(userUuid) {
+  return `us.devices.${userUuid}`;
+}
+
+function readPool(userUuid) {
+  try {
+    const pool = JSON.parse(localStorage.getItem(poolKey(userUuid)) || '[]');
+    return Array.isArray(pool) ? pool.filter((d) => d && typeof d.uuid === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function writePool(userUuid, pool) {
+  try {
+    localStorage.setItem(poolKey(userUuid), JSON.stringify(pool));
+  } catch {
+    /* storage full or disabled: the uuid lives for this tab only */
+  }
+}
+
+function holdLock(name) {
+  return new Promise((resolve) => {
+    navigator.locks
+      .request(name, { ifAvailable: true }, (lock) => {
+        if (!lock) {
+          resolve(false);
+          return undefined;
+        }
+        resolve(true);
+        return new Promise(() => {}); // held until the tab goes away
+      })
+      .catch(() => resolve(false));
+  });
+}
+
+export function defaultDeviceName(index = 0) {
+  const ua = navigator.userAgent;
+  const brands = navigator.userAgentData?.brands?.map((b) => b.brand) ?? [];
+  let browser = brands.find((b) => !/not.?a.?brand|chromium/i.test(b)) || (brands.includes('Chromium') ? 'Chromium' : '');
+  if (!browser) {
+    if (/Firefox\//.test(ua)) browser = 'Firefox';
+    else if (/Edg\//.test(ua)) browser = 'Edge';
+    else if (/Chrome\//.test(ua)) browser = 'Chrome';
+    else if (/Safari\//.test(ua)) browser = 'Safari';
+    else browser = 'Browser';
+  }
+  browser = browser.replace(/^Google /, '');
+  let platform = navigator.userAgentData?.platform || '';
+  if (!platform) {
+    if (/Android/.test(ua)) platform = 'Android';
+    else if (/iPhone|iPad/.test(ua)) platform = 'iOS';
+    else if (/Mac OS X/.test(ua)) platform = 'macOS';
+    else if (/Windows/.test(ua)) platform = 'Windows';
+    else if (/Linux/.test(ua)) platform = 'Linux';
+  }
+  const base = platform ? `${browser} on ${platform}` : browser;
+  return index > 0 ? `${base} (${index + 1})` : base;
+}
+
+export function devicePlatform() {
+  const platform = navigator.userAgentData?.platform || navigator.platform || 'unknown';
+  const mobile = navigator.userAgentData?.mobile ?? /Mobi|Android|iPhone/.test(navigator.userAgent);
+  return `web/${platform}${mobile ? '/mobile' : ''}`.slice(0, 100);
+}
+
+/** The uuid and name this tab uses for `userUuid`. */
+export async function claimDevice(userUuid) {
+  const pool = readPool(userUuid);
+  if (navigator.locks) {
+    for (const entry of pool) {
+      if (await holdLock(`us-device:${entry.uuid}`)) return { ...entry, index: pool.indexOf(entry) };
+    }
+  } else if (pool.length) {
+    return { ...pool[0], index: 0 };
+  }
+  const entry = { uuid: uuid4(), name: defaultDeviceName(pool.length) };
+  const fresh = readPool(userUuid); // another tab may have written meanwhile
+  fresh.push(entry);
+  writePool(userUuid, fresh);
+  if (navigator.locks) await holdLock(`us-device:${entry.uuid}`);
+  return { ...entry, index: fresh.length - 1 };
+}
+
+export class Device {
+  constructor(userUuid, entry) {
+    this.userUuid = userUuid;
+    this.uuid = entry.uuid;
+    this.name = entry.name;
+    this.timer = null;
+    this.onRegistered = null;
+  }
+
+  remember() {
+    const pool = readPool(this.userUuid);
+    const found = pool.find((d) => d.uuid === this.uuid);
+    if (found) found.name = this.name;
+    else pool.push({ uuid: this.uuid, name: this.name });
+    writePool(this.userUuid, pool);
+  }
+
+  forgetUuid(oldUuid) {
+    writePool(this.userUuid, readPool(this.userUuid).filter((d) => d.uuid !== oldUuid));
+  }
+
+  async register() {
+    const body = { device_uuid: this.uuid, device_name: this.name, device_platform: devicePlatform() };
+    try {
+      const device = await api.post('/devices/register', body);
+      this.remember();
+      return device;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        // The uuid belongs to someone else (a shared browser): take a new one.
+        this.forgetUuid(this.uuid);
+        this.uuid = uuid4();
+        return this.register();
+      }
+      throw err;
+    }
+  }
+
+  async rename(name) {
+    const clean = name.trim().slice(0, 100);
+    if (!clean || clean === this.name) return false;
+    this.name = clean;
+    await this.register();
+    return true;
+  }
+
+  async heartbeat() {
+    try {
+      await api.patch('/devices/heartbeat', { device_uuid: this.uuid });
+    } catch (err) {
+      // Forgotten by another device: come back.
+      if (err instanceof ApiError && err.status === 404) {
+        await this.register();
+        this.onRegistered?.();
+      }
+    }
+  }
+
+  startHeartbeat() {
+    this.stopHeartbeat();
+    this.timer = setInterval(() => this.heartbeat().catch(() => {}), HEARTBEAT_MS);
+  }
+
+  stopHeartbeat() {
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+}
