@@ -128,6 +128,7 @@ class DevicePage:
     def screenshot(self, label: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{label}-{self.name}.png"
+        self.page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top of the shot
         self.page.screenshot(path=str(path), full_page=True)
         return path
 

@@ -8,8 +8,9 @@
 // the tightest interval over recent samples: the largest lower bound (the least-delayed sample)
 // and, when responses gave upper bounds, the middle of the interval. Local time is
 // `performance.timeOrigin + performance.now()`, which is monotonic, so a local wall-clock change
-// does not move the projection; if samples ever contradict each other (a machine slept, a clock
-// was stepped), only the newest is kept.
+// does not move the projection. Samples that contradict each other by a little (two server hosts
+// a few ms apart) meet in the middle; by more than a second (a machine slept, a clock was
+// stepped), only the newest is kept.
 
 export function localNow() {
   return performance.timeOrigin + performance.now();
@@ -47,7 +48,7 @@ export class ServerClock {
       lo = Math.max(lo, s.lo);
       hi = Math.min(hi, s.hi);
     }
-    if (lo > hi) {
+    if (lo - hi > 1000) {
       const newest = this.samples[this.samples.length - 1];
       this.samples = [newest];
       lo = newest.lo;

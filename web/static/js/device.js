@@ -78,8 +78,17 @@ export function devicePlatform() {
   return `web/${platform}${mobile ? '/mobile' : ''}`.slice(0, 100);
 }
 
+const claimed = new Map(); // userUuid → entry: signing out and in again keeps this tab's device
+
 /** The uuid and name this tab uses for `userUuid`. */
 export async function claimDevice(userUuid) {
+  if (!claimed.has(userUuid)) claimed.set(userUuid, await claimFromPool(userUuid));
+  const entry = claimed.get(userUuid);
+  const stored = readPool(userUuid).find((d) => d.uuid === entry.uuid);
+  return stored ? { ...entry, name: stored.name } : entry;
+}
+
+async function claimFromPool(userUuid) {
   const pool = readPool(userUuid);
   if (navigator.locks) {
     for (const entry of pool) {

@@ -98,11 +98,14 @@ class App {
   // --- the session -----------------------------------------------------------------------------
 
   async resync() {
+    this.resyncing = true;
     try {
       const timing = await api.timed('GET', `/sessions/${this.me.user_uuid}`);
       this.applySnapshot(timing.data, { timing, force: true });
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 401)) this.showError(err);
+    } finally {
+      this.resyncing = false;
     }
   }
 
@@ -112,7 +115,7 @@ class App {
     clock.observe(session.server_time_ms, receivedAt);
     if (name === 'timeline_beacon') {
       // No id and nothing new unless it is ahead of us: then we missed a message.
-      if (data.rev > this.rev) this.resync();
+      if (data.rev > this.rev && !this.resyncing) this.resync();
       return;
     }
     if (data.rev <= this.rev) return;

@@ -118,8 +118,9 @@ export class Speaker {
     if (this.snap.play_state === 'playing') {
       this.keepTokenFresh();
       if (audio.paused || audio.ended) {
-        // Resuming: if the element will need the network and its token is dead, reload now.
-        if (this.srcExpired() && !this.isBuffered(desired)) {
+        // Resuming: if the element will need the network and its token is dead, reload now —
+        // a short wait at a resume is expected, a gap later in the middle of the track is not.
+        if (this.srcExpired() && !this.isBuffered(desired, true)) {
           this.reload({ mint: false });
           return;
         }
@@ -209,14 +210,14 @@ export class Speaker {
     return !this.src || this.clock.now() > this.src.expiresAt - 500;
   }
 
-  isBuffered(ms) {
+  /** Is `ms` in a buffered range (with a little data after it, or all the way to the end)? */
+  isBuffered(ms, toEnd = false) {
     const t = ms / 1000;
     const ranges = this.audio.buffered;
     const duration = Number.isFinite(this.audio.duration) ? this.audio.duration : Infinity;
+    const needed = toEnd ? duration - 0.25 : Math.min(duration - 0.25, t + BUFFER_AHEAD_S);
     for (let i = 0; i < ranges.length; i += 1) {
-      if (ranges.start(i) <= t && t <= ranges.end(i) && ranges.end(i) >= Math.min(duration - 0.25, t + BUFFER_AHEAD_S)) {
-        return true;
-      }
+      if (ranges.start(i) <= t && t <= ranges.end(i) && ranges.end(i) >= needed) return true;
     }
     return false;
   }

@@ -161,6 +161,16 @@ export class LibraryView {
     );
   }
 
+  /** One list per disc, headed "Disc N" when the album has more than one. */
+  albumTrackLists(tracks) {
+    const discs = [...new Set(tracks.map((t) => t.disc_number ?? 1))];
+    if (discs.length < 2) return [h('ol', { class: 'rows' }, tracks.map((t, i) => this.trackRow(t, t.track_number ?? i + 1)))];
+    return discs.flatMap((disc) => [
+      h('h4', { class: 'disc-title' }, `Disc ${disc}`),
+      h('ol', { class: 'rows' }, tracks.filter((t) => (t.disc_number ?? 1) === disc).map((t, i) => this.trackRow(t, t.track_number ?? i + 1))),
+    ]);
+  }
+
   render() {
     const body = $('library-body');
     if (this.album) {
@@ -178,7 +188,7 @@ export class LibraryView {
             this.albumActions(album),
           ),
         ),
-        h('ol', { class: 'rows' }, (album.tracks || []).map((t, i) => this.trackRow(t, t.track_number ?? i + 1))),
+        ...this.albumTrackLists(album.tracks || []),
       );
       return;
     }
@@ -236,6 +246,7 @@ export class DevicesView {
   constructor(app) {
     this.app = app;
     this.devices = [];
+    this.showOffline = false;
   }
 
   render(page) {
@@ -245,8 +256,19 @@ export class DevicesView {
     const sorted = [...this.devices].sort(
       (a, b) => (b.device_uuid === me) - (a.device_uuid === me) || (b.online - a.online) || a.device_name.localeCompare(b.device_name),
     );
+    // Offline devices that are neither this one nor the speaker fold away (browsers pile up).
+    const folded = sorted.filter((d) => !d.online && !d.is_active && d.device_uuid !== me);
+    const shown = this.showOffline ? sorted : sorted.filter((d) => !folded.includes(d));
+    const toggle = folded.length
+      ? h('li', { class: 'device-fold' }, h('button', {
+          class: 'btn btn-ghost btn-sm',
+          type: 'button',
+          dataset: { testid: 'devices-offline-toggle' },
+          onclick: () => { this.showOffline = !this.showOffline; this.render(); },
+        }, this.showOffline ? 'Hide offline devices' : `Show ${folded.length} offline device${folded.length === 1 ? '' : 's'}`))
+      : null;
     list.replaceChildren(
-      ...sorted.map((d) => {
+      ...shown.map((d) => {
         const mine = d.device_uuid === me;
         const mobile = /mobile|android|ios/i.test(d.device_platform || '');
         return h(
@@ -282,6 +304,7 @@ export class DevicesView {
             : null,
         );
       }),
+      ...(toggle ? [toggle] : []),
     );
     const online = this.devices.filter((d) => d.online).length;
     $('devices-count').textContent = `${online} online`;
