@@ -183,7 +183,9 @@ def test_speaker_plays_and_both_devices_follow(devices: TwoDevices) -> None:
 def test_like_queue_next_prev_and_options_from_either_device(devices: TwoDevices) -> None:
     a, b = devices.both()
     # B (the phone) makes A the speaker from its device list, then plays the album "First Light".
-    b.page.click(f"[data-testid=device-row][data-device-uuid='{a.device_uuid}'] [data-testid=device-make-speaker]")
+    b.page.click(
+        f"[data-testid=device-row][data-device-uuid='{a.device_uuid}'] [data-testid=device-make-speaker]"
+    )
     a.wait_for("document.getElementById('app').dataset.speaker === 'true'")
     b.open_tab("library")
     b.page.click("[data-testid=album-row][data-title='First Light'] [data-testid=album-play]")
