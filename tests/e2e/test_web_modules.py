@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from devtools.stack import Stack
@@ -101,3 +102,20 @@ def test_device_uuid_is_stable_and_two_tabs_are_two_devices(
     )
     assert sorted(rows) == sorted([[uuid_before, "false"], [second_uuid, "true"]])
     second_page.close()
+
+
+def test_page_and_assets_are_served_by_nginx(public: httpx.Client) -> None:
+    page = public.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-cache"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert "Content-Security-Policy" in page.text  # the page's own policy, in <meta>
+    for path, kind in (
+        ("/static/js/main.js", "javascript"),
+        ("/static/css/app.css", "text/css"),
+        ("/static/favicon.svg", "image/svg+xml"),
+    ):
+        asset = public.get(path)
+        assert asset.status_code == 200 and kind in asset.headers["content-type"], path
+    assert public.get("/static/js/nope.js").status_code == 404
