@@ -127,6 +127,9 @@ class App {
     if (timing) clock.observe(snap.server_time_ms, timing.receivedAt, timing.sentAt);
     if (rev < this.rev || (rev === this.rev && !force)) return;
     const prev = this.snap;
+    // Every change bumps the revision by one: a gap means messages were lost (the gateway drops
+    // the oldest when a client lags), and with them maybe a queue or device change.
+    const gap = prev !== null && rev > this.rev + 1;
     this.rev = rev;
     this.snap = snap;
     this.pendingSeek = null;
@@ -134,6 +137,7 @@ class App {
     this.speaker.update(snap, type);
     if (
       type === 'queue' ||
+      gap ||
       !prev ||
       prev.queue_length !== snap.queue_length ||
       prev.queue_position !== snap.queue_position ||
@@ -143,7 +147,7 @@ class App {
     } else if (this.queueView.page) {
       this.queueView.render(null, snap);
     }
-    if (type === 'speaker' || !prev || prev.active_device_uuid !== snap.active_device_uuid) this.refreshDevices();
+    if (type === 'speaker' || gap || !prev || prev.active_device_uuid !== snap.active_device_uuid) this.refreshDevices();
   }
 
   // --- commands --------------------------------------------------------------------------------
@@ -422,7 +426,12 @@ class App {
     if (!this.dragging) {
       progress.value = String(Math.round(position));
       progress.dataset.positionMs = String(Math.round(position));
-      $('np-position').textContent = formatTime(position);
+      const text = formatTime(position);
+      if (text !== this.positionText) {
+        this.positionText = text;
+        $('np-position').textContent = text;
+        progress.setAttribute('aria-valuetext', `${text} of ${formatTime(duration)}`);
+      }
     }
     const shown = this.dragging ? Number(progress.value) : position;
     progress.style.setProperty('--fill', `${duration ? (100 * shown) / duration : 0}%`);
@@ -505,6 +514,7 @@ class App {
     this.listen(progress, 'pointerdown', startDrag);
     this.listen(progress, 'input', () => {
       this.dragging = true;
+      this.positionText = null;
       $('np-position').textContent = formatTime(Number(progress.value));
       this.drawProgress();
     });
