@@ -40,8 +40,17 @@ async def db_now_ms(db: AsyncSession) -> int:
     return int((await db.execute(_NOW_MS)).scalar_one())
 
 
+# SQLSTATE classes of a server that is going away or not there yet: 08 connection exception,
+# 57P01 admin shutdown, 57P02 crash shutdown, 57P03 "the database system is starting up/shutting
+# down". asyncpg raises these as plain driver errors, not as connection failures.
+_DOWN_SQLSTATES = ("08", "57P")
+
+
 def is_database_down(exc: BaseException) -> bool:
     """Connection-level failures become 503; constraint errors and bugs do not."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError | OSError | TimeoutError):
         return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    return bool(exc.connection_invalidated) or sqlstate.startswith(_DOWN_SQLSTATES)
