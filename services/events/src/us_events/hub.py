@@ -442,7 +442,9 @@ class Hub:
         return now_ms, await self._caches.fill_missing(users, caches)
 
     async def _resync(self) -> None:
-        """After a (re)connect every client gets a fresh snapshot: messages may have been missed."""
+        """After a (re)connect every client that is behind gets a fresh snapshot: messages may have
+        been missed. A client already at (or past) the cached revision gets nothing: it would see
+        that revision twice (and an older cache, restored from a dump, must not roll it back)."""
         self.stats["resyncs"] += 1
         for chunk in _chunks(list(self._feeds.values()), _USERS_PER_PIPELINE):
             read = await self._read_caches(chunk)
@@ -452,7 +454,7 @@ class Hub:
             for feed, cache in zip(chunk, caches, strict=True):
                 if cache is None or self._feeds.get(feed.user_uuid) is not feed:
                     continue
-                feed.push(snapshot_event(cache.rev, cache.snapshot, now_ms), cache.rev, force=True)
+                feed.push(snapshot_event(cache.rev, cache.snapshot, now_ms), cache.rev)
                 feed.forwarded(cache.rev)
 
     async def _run_beacons(self) -> None:
