@@ -4,6 +4,10 @@
   candidate goes through the normal command path: the row lock serialises workers and the
   condition is re-checked under it, so a session is never paused twice or published twice.
 - The resend loop re-publishes state whose publish failed while Redis was down.
+- The cache reconciler repairs what the resend loop cannot: a worker that died with a failed
+  publish in memory, or between its commit and its publish. A session changed recently whose
+  cached revision is behind Postgres gets its cache refilled (no message: the gateways' beacons
+  see the newer revision and send every screen the state).
 - Applied ``client_event_uuid``s older than the retention are pruned.
 """
 
@@ -98,5 +102,43 @@ async def resend_unsent(app: FastAPI) -> None:
     await app.state.publisher.run_resend_loop(load)
 
 
+# Sessions changed within the window and not within the last moment (a publish may be on its way).
+RECONCILE_INTERVAL_S = 2.0
+_RECENTLY_CHANGED = text(
+    """
+    SELECT user_uuid, revision FROM session_state
+    WHERE updated_at > clock_timestamp() - interval '10 minutes'
+      AND updated_at < clock_timestamp() - interval '1 second'
+    """
+)
+
+
+async def reconcile_once(app: FastAPI) -> int:
+    """Refill every recently changed session whose cache lags Postgres; returns how many."""
+    async with app.state.sessions() as db:
+        rows = (await db.execute(_RECENTLY_CHANGED)).all()
+    if not rows:
+        return 0
+    users = [row.user_uuid for row in rows]
+    cached = await app.state.publisher.cached_revisions(users)
+    repaired = 0
+    for row, rev in zip(rows, cached, strict=True):
+        if rev is not None and rev < row.revision:
+            # A missing cache is fine (readers ask control); a lagging one would never heal.
+            await app.state.publisher.store(row.user_uuid, await load_cache(app, row.user_uuid), None)
+            log.warning("session_cache_repaired", user_uuid=str(row.user_uuid), cached=rev, rev=row.revision)
+            repaired += 1
+    return repaired
+
+
+async def cache_reconciler(app: FastAPI) -> None:
+    while True:
+        await asyncio.sleep(RECONCILE_INTERVAL_S)
+        try:
+            await reconcile_once(app)
+        except Exception as exc:  # noqa: BLE001 - Redis or Postgres down: the next round retries
+            log.info("reconcile_failed", error_type=type(exc).__name__)
+
+
 def background_loops() -> list[Loop]:
-    return [presence_sweeper, resend_unsent]
+    return [presence_sweeper, resend_unsent, cache_reconciler]

@@ -74,6 +74,13 @@ class SessionPublisher:
                 return sent
         return sent
 
+    async def cached_revisions(self, user_uuids: list[UUID]) -> list[int | None]:
+        """The revision each user's cache holds (``None``: no cache), in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for user_uuid in user_uuids:
+            pipe.hget(session_cache_key(user_uuid), "rev")
+        return [int(rev) if rev is not None else None for rev in await pipe.execute()]
+
     @property
     def unsent_count(self) -> int:
         return len(self._unsent)
