@@ -64,7 +64,10 @@ def dev_env() -> dict[str, str]:
 
 
 def stack() -> Stack:
-    return Stack(run_dir=RUN_DIR, env=dev_env())
+    from devtools.redis_acl import dev_service_env
+
+    env = dev_env()
+    return Stack(run_dir=RUN_DIR, env=env, service_env=dev_service_env(env["US_REDIS_URL"]))
 
 
 def prepare(st: Stack) -> None:

@@ -77,6 +77,8 @@ class Stack:
     workers: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SERVICES, 2))
     web_root: Path = ROOT / "web"
     nginx_bin: str = "/usr/sbin/nginx"
+    # Settings only one service gets (its own Redis ACL user: devtools.redis_acl.service_env).
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     # Popen handles of masters this process started (kept so they are reaped, not leaked).
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -101,6 +103,7 @@ class Stack:
     def process_env(self, service: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("US_")}
         env.update(self.env)
+        env.update(self.service_env.get(service, {}))
         env.update(
             US_GUNICORN_BIND=f"127.0.0.1:{self.port(service)}",
             US_GUNICORN_WORKERS=str(self.workers[service]),
