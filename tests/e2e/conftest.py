@@ -286,6 +286,7 @@ def short_token_devices(
         b = open_device("B", PHONE)
         for device in (a, b):
             device.login(short_token_stack.public_url, username)
+            device.rename(f"Device {device.name}")
         yield TwoDevices(user, a, b)
     assert_no_script_errors(a, b)
 

@@ -154,6 +154,7 @@ def test_speaker_plays_and_both_devices_follow(devices: TwoDevices) -> None:
     b.wait_for("document.getElementById('app').dataset.playState === 'playing'")
     before, after = audio_advances(a, 1.0)
     assert after - before > 600 and abs(before - paused_at) < 1500, (before, after, paused_at)
+    assert b.media_requests == [], "a device that is not the speaker fetched audio"
     a.screenshot("speaker-a")
     b.screenshot("speaker-a")
 
@@ -172,6 +173,9 @@ def test_speaker_plays_and_both_devices_follow(devices: TwoDevices) -> None:
     before, after = audio_advances(b, 1.0)
     assert after - before > 600, (before, after)
     assert a.state()["audio"]["time"] == 0 and not a.state()["speaker"]
+    a_requests = len(a.media_requests)
+    time.sleep(0.5)
+    assert len(a.media_requests) == a_requests, "the old speaker still fetches audio"
     b.page.wait_for_selector("[data-testid=device-row][data-mine=true][data-active=true]")
     a.page.wait_for_selector("[data-testid=device-row][data-mine=false][data-active=true]")
     sa, sb = a.state(), b.state()
