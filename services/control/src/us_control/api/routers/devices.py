@@ -53,7 +53,7 @@ async def list_devices(
     uow: UowDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> DeviceList:
     rows, total = await repo.list_devices(uow.db, user.user_uuid, limit, offset)
     session = await repo.read_session(uow.db, user.user_uuid)

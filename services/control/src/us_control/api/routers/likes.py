@@ -54,7 +54,7 @@ async def likes(
     user: CurrentUser,
     uow: UowDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> TrackPage:
     tracks, total = await repo.page_likes(uow.db, user.user_uuid, limit, offset)
     return TrackPage(
@@ -67,7 +67,7 @@ async def listens(
     user: CurrentUser,
     uow: UowDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> ListenPage:
     rows, total = await repo.page_listens(uow.db, user.user_uuid, limit, offset)
     tracks = await repo.tracks_by_uuid(uow.db, [r.track_uuid for r in rows])

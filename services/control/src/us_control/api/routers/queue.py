@@ -94,7 +94,7 @@ async def get_queue(
     user: CurrentUser,
     uow: UowDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> QueuePage:
     session = await repo.read_session(uow.db, user.user_uuid)
     return await queue_page(uow.db, user.user_uuid, limit, offset, session.revision if session else 0)
