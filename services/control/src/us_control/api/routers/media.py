@@ -15,7 +15,7 @@ from uuid import UUID
 
 import structlog
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from us_common.bus import media_track_key, session_cache_key
@@ -26,6 +26,7 @@ from us_control.deps import CurrentUser, SettingsDep, UowDep, rate_limited
 from us_control.library.repository import accessible_tracks
 from us_control.models import SessionState
 from us_control.playback import repository as playback_repo
+from us_control.playback.schemas import CommandIn
 from us_control.settings import ControlSettings
 
 router = APIRouter(tags=["media"])
@@ -44,8 +45,9 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-class MediaTokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MediaTokenIn(CommandIn):
+    """``client_event_uuid`` is accepted like on every control body; a mint changes no state,
+    so a repeat simply mints again."""
 
     device_uuid: UUID
     track_uuid: UUID
