@@ -1,4 +1,8 @@
-"""Typed dependencies the routers use: settings, the hub, the current user."""
+"""Typed dependencies the routers use: settings, the hub, the current user.
+
+All ``async`` on purpose: FastAPI runs sync dependencies in its thread pool, a thread hop per
+dependency per connection, and under a reconnect storm that pool becomes the bottleneck.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,17 @@ from us_events.hub import Hub
 from us_events.settings import EventsSettings
 
 
-def get_settings(request: Request) -> EventsSettings:
+async def get_settings(request: Request) -> EventsSettings:
     settings: EventsSettings = request.app.state.settings
     return settings
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
 
 
-def get_current_user(request: Request) -> str:
+async def get_current_user(request: Request) -> str:
     codec: TokenCodec = request.app.state.access_codec
     return user_from_token(codec, presented_token(request))
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
 
 from us_common.bus import BusMessage
-from us_events.frames import goodbye_event
 
 
 class Client:
@@ -24,6 +22,7 @@ class Client:
         "dropped",
         "expiry",
         "feed",
+        "gone",
         "last_rev",
         "queue",
         "wakeup",
@@ -37,16 +36,17 @@ class Client:
         self.last_rev = -1
         self.wakeup = asyncio.Event()
         self.dropped = 0
-        self.closing: str | None = None
+        self.closing: str | None = None  # why the server ends the stream, once it does
+        self.gone = False  # the client disconnected
         self.expiry: asyncio.TimerHandle | None = None
         self.detached = False
 
-    def push(self, frame: bytes, rev: int | None = None, *, force: bool = False) -> None:
+    def push(self, frame: bytes, rev: int | None = None) -> None:
         """Queue a frame; a state frame (``rev``) not newer than what the client has is skipped."""
         if rev is not None:
-            if rev <= self.last_rev and not force:
+            if rev <= self.last_rev:
                 return
-            self.last_rev = max(self.last_rev, rev)
+            self.last_rev = rev
         if len(self.queue) == self.queue.maxlen:
             self.dropped += 1  # deque(maxlen) drops the oldest: the latest state wins
         self.queue.append(frame)
@@ -57,20 +57,6 @@ class Client:
         if self.closing is None:
             self.closing = reason
             self.wakeup.set()
-
-    async def frames(self) -> AsyncIterator[bytes]:
-        """The response body: whatever is queued, in one write, until the stream is closed."""
-        while True:
-            if self.queue:
-                chunk = b"".join(self.queue)
-                self.queue.clear()
-                yield chunk
-                continue
-            if self.closing is not None:
-                yield goodbye_event()
-                return
-            self.wakeup.clear()
-            await self.wakeup.wait()
 
 
 class Feed:
@@ -108,9 +94,9 @@ class Feed:
         self.ahead_rev: int | None = None
         self.heal_at: float | None = None
 
-    def push(self, frame: bytes, rev: int | None = None, *, force: bool = False) -> None:
+    def push(self, frame: bytes, rev: int | None = None) -> None:
         for client in self.clients:
-            client.push(frame, rev, force=force)
+            client.push(frame, rev)
 
     def forwarded(self, rev: int) -> None:
         self.last_forwarded = rev if self.last_forwarded is None else max(self.last_forwarded, rev)

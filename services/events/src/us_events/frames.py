@@ -25,7 +25,7 @@ EVENT_NAMES: Final[dict[MessageType, str]] = {
     "like": "like",
 }
 
-HEARTBEAT: Final = ServerSentEvent(comment="", sep=SEP)
+HEARTBEAT: Final = ServerSentEvent(comment="", sep=SEP).encode()
 
 
 def _payload(rev: int, type_: str, ts: int, session_json: str) -> str:

@@ -26,18 +26,18 @@ import uuid
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
-import anyio
 import structlog
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
+from sse_starlette.sse import AppStatus
 
 from us_common.bus import BusMessage, SessionCache, user_channel
 from us_common.errors import NotFound, Unavailable
 from us_events.feeds import Client, Feed
 from us_events.frames import beacon_event, snapshot_event, state_event
-from us_events.session_cache import CacheUnavailable, SessionCacheReader
+from us_events.session_cache import CacheUnavailable, SessionCacheReader, SessionState
 from us_events.settings import EventsSettings
 
 log = structlog.get_logger(__name__)
@@ -83,7 +83,6 @@ class Hub:
         self._own_channel = f"us:events:{uuid.uuid4()}".encode()
         self.connected = False
         self.closing = False
-        self.shutdown_event = anyio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stats: dict[str, int] = dict.fromkeys(
@@ -133,8 +132,11 @@ class Hub:
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _watch_shutdown(self) -> None:
-        # sse-starlette sets this event (every stream shares it) when uvicorn begins to exit.
-        await self.shutdown_event.wait()
+        # uvicorn runs the lifespan shutdown only once every connection has closed, so streams
+        # must notice SIGTERM themselves. sse-starlette (imported here) patches uvicorn's exit
+        # handler to set AppStatus.should_exit; this is its documented way to read it.
+        while not AppStatus.should_exit:
+            await asyncio.sleep(0.25)
         self.begin_shutdown()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -380,25 +382,25 @@ class Hub:
                 batch = sorted(feed.pending.values(), key=lambda m: m.rev)
                 feed.pending.clear()
                 try:
-                    _, cache = await self._caches.read(feed.user_uuid)
+                    state = await self._caches.read_state(feed.user_uuid)
                 except CacheUnavailable:
-                    cache = None
-                if cache is None:
+                    state = None
+                if state is None:
                     # Nothing to render with; the beacon forwards the state once it is readable.
                     self.stats["messages_undeliverable"] += len(batch)
                     continue
-                self._forward(feed, batch, cache)
+                self._forward(feed, batch, state)
         finally:
             if feed.delivery is asyncio.current_task():
                 feed.delivery = None
 
-    def _forward(self, feed: Feed, batch: list[BusMessage], cache: SessionCache) -> None:
-        session_json = cache.snapshot.model_dump_json()  # once per message, not per client
+    def _forward(self, feed: Feed, batch: list[BusMessage], state: SessionState) -> None:
+        session_json = state.snapshot.model_dump_json()  # once per message, not per client
         for message in batch:
             if feed.last_forwarded is not None and message.rev <= feed.last_forwarded:
                 self.stats["messages_stale"] += 1
                 continue
-            if message.rev > cache.rev:
+            if message.rev > state.rev:
                 # The cache is behind its own message (refilled from an older read?): never send
                 # a state labelled newer than it is. The beacon heals when the cache catches up.
                 self.stats["messages_undeliverable"] += 1
@@ -432,14 +434,14 @@ class Hub:
 
     # --- snapshots after a reconnect, beacons, healing ---------------------------------------
 
-    async def _read_caches(self, feeds: Sequence[Feed]) -> tuple[int, list[SessionCache | None]] | None:
+    async def _read_states(self, feeds: Sequence[Feed]) -> tuple[int, list[SessionState | None]] | None:
         users = [feed.user_uuid for feed in feeds]
         try:
-            now_ms, caches = await self._caches.read_many(users)
+            now_ms, states = await self._caches.read_states(users)
         except (RedisError, OSError) as exc:
             log.info("session_cache_batch_failed", error_type=type(exc).__name__)
             return None
-        return now_ms, await self._caches.fill_missing(users, caches)
+        return now_ms, await self._caches.fill_missing(users, states)
 
     async def _resync(self) -> None:
         """After a (re)connect every client that is behind gets a fresh snapshot: messages may have
@@ -447,15 +449,15 @@ class Hub:
         that revision twice (and an older cache, restored from a dump, must not roll it back)."""
         self.stats["resyncs"] += 1
         for chunk in _chunks(list(self._feeds.values()), _USERS_PER_PIPELINE):
-            read = await self._read_caches(chunk)
+            read = await self._read_states(chunk)
             if read is None:
                 return  # Redis went away again; the next reconnect resyncs
-            now_ms, caches = read
-            for feed, cache in zip(chunk, caches, strict=True):
-                if cache is None or self._feeds.get(feed.user_uuid) is not feed:
+            now_ms, states = read
+            for feed, state in zip(chunk, states, strict=True):
+                if state is None or self._feeds.get(feed.user_uuid) is not feed:
                     continue
-                feed.push(snapshot_event(cache.rev, cache.snapshot, now_ms), cache.rev)
-                feed.forwarded(cache.rev)
+                feed.push(snapshot_event(state.rev, state.snapshot, now_ms), state.rev)
+                feed.forwarded(state.rev)
 
     async def _run_beacons(self) -> None:
         loop = asyncio.get_running_loop()
@@ -477,40 +479,40 @@ class Hub:
         for feed, due in zip(feeds, beacon_due, strict=True):
             if due:
                 feed.next_beacon_at = now + interval
-        read = await self._read_caches(feeds)
+        read = await self._read_states(feeds)
         if read is None:
             return
-        now_ms, caches = read
+        now_ms, states = read
         mono_now = asyncio.get_running_loop().time()
-        for feed, cache, due in zip(feeds, caches, beacon_due, strict=True):
-            if cache is None or self._feeds.get(feed.user_uuid) is not feed:
+        for feed, state, due in zip(feeds, states, beacon_due, strict=True):
+            if state is None or self._feeds.get(feed.user_uuid) is not feed:
                 continue
-            self._heal(feed, cache, now_ms, mono_now)
+            self._heal(feed, state, now_ms, mono_now)
             if due:
-                feed.push(beacon_event(cache.rev, cache.snapshot, now_ms))
+                feed.push(beacon_event(state.rev, state.snapshot, now_ms))
                 self.stats["beacons"] += 1
 
-    def _heal(self, feed: Feed, cache: SessionCache, now_ms: int, mono_now: float) -> None:
+    def _heal(self, feed: Feed, state: SessionState, now_ms: int, mono_now: float) -> None:
         """A cache revision that stays ahead of what was forwarded is a lost message."""
         last = feed.last_forwarded
-        if last is None or cache.rev <= last:
+        if last is None or state.rev <= last:
             feed.ahead_rev = feed.heal_at = None
             return
         if feed.pending or feed.delivery is not None:
             return  # its message is being delivered right now
         if feed.ahead_rev is None or feed.ahead_rev <= last:
             # First sighting: the message may still be on its way; look again after the grace.
-            feed.ahead_rev = cache.rev
+            feed.ahead_rev = state.rev
             feed.heal_at = mono_now + self._settings.heal_grace_s
             return
         if feed.heal_at is not None and mono_now < feed.heal_at:
             return
         # We don't know which kind of change was lost, so the client gets the whole state.
-        feed.push(snapshot_event(cache.rev, cache.snapshot, now_ms), cache.rev)
-        feed.forwarded(cache.rev)
+        feed.push(snapshot_event(state.rev, state.snapshot, now_ms), state.rev)
+        feed.forwarded(state.rev)
         feed.ahead_rev = feed.heal_at = None
         self.stats["heals"] += 1
-        log.info("lost_message_healed", user_uuid=feed.user_uuid, rev=cache.rev)
+        log.info("lost_message_healed", user_uuid=feed.user_uuid, rev=state.rev)
 
     # --- introspection (loopback debug endpoint) -------------------------------------------------
 

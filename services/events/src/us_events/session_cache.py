@@ -8,8 +8,10 @@ from Postgres and refills the hash; one request per user at a time, a few users 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,10 +22,23 @@ from redis.exceptions import RedisError
 
 from us_common.bus import SessionCache, session_cache_key
 from us_common.jwt import TokenCodec
+from us_common.timeline import SessionSnapshot
 
 log = structlog.get_logger(__name__)
 
 _SERVICE_TOKEN_TTL_S = 60
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What streams need of the cache: the revision and the renderable snapshot."""
+
+    rev: int
+    snapshot: SessionSnapshot
+
+    @classmethod
+    def of(cls, cache: SessionCache) -> SessionState:
+        return cls(cache.rev, cache.snapshot)
 
 
 class CacheUnavailable(Exception):
@@ -41,6 +56,16 @@ def parse_cache(fields: dict[Any, Any]) -> SessionCache | None:
     try:
         return SessionCache.from_fields(fields)
     except (ValidationError, ValueError, KeyError, TypeError):
+        log.warning("session_cache_unreadable")
+        return None
+
+
+def parse_state(rev: bytes | None, snapshot: bytes | None) -> SessionState | None:
+    if not rev or not snapshot:
+        return None
+    try:
+        return SessionState(int(rev), SessionSnapshot.model_validate_json(snapshot))
+    except (ValidationError, ValueError):
         log.warning("session_cache_unreadable")
         return None
 
@@ -72,6 +97,29 @@ class SessionCacheReader:
         seconds, micros = results[0]
         return int(seconds) * 1000 + int(micros) // 1000, [parse_cache(r) for r in results[1:]]
 
+    async def read_states(self, user_uuids: Sequence[str]) -> tuple[int, list[SessionState | None]]:
+        """Like :meth:`read_many`, two fields per user (``HMGET``): about a third of the cost of
+        ``HGETALL`` with redis-py's parser — what beacons and deliveries need."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.time()
+        for user_uuid in user_uuids:
+            pipe.hmget(session_cache_key(user_uuid), ["rev", "snapshot"])
+        results = await pipe.execute()
+        seconds, micros = results[0]
+        return int(seconds) * 1000 + int(micros) // 1000, [parse_state(*r) for r in results[1:]]
+
+    async def read_state(self, user_uuid: str) -> SessionState | None:
+        """One user's state; control when the hash is missing; ``None`` for an unknown user."""
+        try:
+            _, (state,) = await self.read_states([user_uuid])
+        except (RedisError, OSError) as exc:
+            log.warning("session_cache_read_failed", error_type=type(exc).__name__)
+            state = None
+        if state is None:
+            cache = await self.from_control(user_uuid)
+            state = SessionState.of(cache) if cache is not None else None
+        return state
+
     async def read(self, user_uuid: str) -> tuple[int, SessionCache | None]:
         """The clock and the session; ``None`` when control does not know the user."""
         try:
@@ -84,19 +132,19 @@ class SessionCacheReader:
         return now_ms, cache
 
     async def fill_missing(
-        self, user_uuids: Sequence[str], caches: list[SessionCache | None]
-    ) -> list[SessionCache | None]:
+        self, user_uuids: Sequence[str], states: list[SessionState | None]
+    ) -> list[SessionState | None]:
         """Ask control for every missing entry (concurrently, bounded); failures stay ``None``."""
-        missing = [i for i, cache in enumerate(caches) if cache is None]
+        missing = [i for i, state in enumerate(states) if state is None]
         if not missing:
-            return caches
+            return states
         answers = await asyncio.gather(
             *(self.from_control(user_uuids[i]) for i in missing), return_exceptions=True
         )
-        filled = list(caches)
+        filled = list(states)
         for i, answer in zip(missing, answers, strict=True):
             if isinstance(answer, SessionCache):
-                filled[i] = answer
+                filled[i] = SessionState.of(answer)
         return filled
 
     async def from_control(self, user_uuid: str) -> SessionCache | None:
@@ -104,9 +152,16 @@ class SessionCacheReader:
         if task is None:
             task = asyncio.create_task(self._fetch(user_uuid))
             self._inflight[user_uuid] = task
-            task.add_done_callback(lambda _: self._inflight.pop(user_uuid, None))
+            task.add_done_callback(functools.partial(self._fetch_done, user_uuid))
         # shield: one caller going away must not cancel the fetch others wait for.
         return await asyncio.shield(task)
+
+    def _fetch_done(self, user_uuid: str, task: asyncio.Task[SessionCache | None]) -> None:
+        if self._inflight.get(user_uuid) is task:
+            del self._inflight[user_uuid]
+        if not task.cancelled():
+            # Every waiter may have gone (shield drops their callbacks): mark it retrieved.
+            task.exception()
 
     def _service_token(self) -> str:
         now = time.time()

@@ -1,0 +1,65 @@
+"""``python -m bench.fanout gateway [--steps 1000,10000] [--rate 1000] [--seconds 10]``.
+
+Not a test: prints figures (and the JSON it derived them from) for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+from pathlib import Path
+
+from bench.fanout import gateway
+
+
+def _raise_fd_limit(wanted: int) -> int:
+    """As many descriptors as allowed (root may raise the hard limit too): both ends are local."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(wanted, hard), max(wanted, hard)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__)
+    sub = parser.add_subparsers(dest="mode", required=True)
+    gw = sub.add_parser("gateway", help="one events worker, N idle clients, messages straight to Redis")
+    gw.add_argument("--steps", default="1000,10000", help="connection counts to hold, in order")
+    gw.add_argument("--rate", type=float, default=1000.0, help="messages per second at the last step")
+    gw.add_argument("--seconds", type=float, default=10.0)
+    gw.add_argument("--processes", type=int, default=2, help="client processes")
+    gw.add_argument("--json", action="store_true", help="print only the JSON result")
+    args = parser.parse_args()
+
+    steps = tuple(int(s) for s in args.steps.split(","))
+    limit = _raise_fd_limit(max(steps) + 4096)
+    with tempfile.TemporaryDirectory(prefix="us-bench-fanout-") as tmp:
+        if not args.json:
+            print(
+                f"gateway alone: steps {steps}, {args.rate:g} msg/s for {args.seconds:g} s (fd limit {limit})"
+            )
+        result = gateway.run(
+            gateway.GatewayBenchConfig(
+                steps=steps, rate=args.rate, seconds=args.seconds, processes=args.processes, run_dir=Path(tmp)
+            )
+        )
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(json.dumps(result, indent=2))
+    publish = result["publish"]
+    print(
+        f"\nheld {publish['connections']} connections on one worker; "
+        f"RSS per idle connection {result.get('rss_per_idle_connection_kib')} KiB; "
+        f"publish→receipt at {publish['rate_per_s']:g} msg/s: p50 {publish.get('p50_ms')} ms, "
+        f"p99 {publish.get('p99_ms')} ms, max {publish.get('max_ms')} ms "
+        f"({publish['receipts']}/{publish['expected_receipts']} receipts)"
+    )
+
+
+if __name__ == "__main__":
+    main()
