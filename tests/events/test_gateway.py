@@ -324,7 +324,7 @@ async def test_stalled_client_does_not_slow_others_and_its_queue_is_bounded(
             sent = time.monotonic()
             # Published from a thread so this loop keeps reading the fast stream meanwhile.
             revs = await asyncio.to_thread(lambda: [cached_session.store("timeline") for _ in range(50)])
-            ids = []
+            ids: list[int] = []
             while not ids or ids[-1] < revs[-1]:
                 event = await fast.next(timeout=5, names=STATE_EVENTS)
                 ids.append(int(event["id"]))
