@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from us_common.errors import Forbidden, Unauthorized
@@ -31,6 +31,9 @@ async def app_settings(request: Request) -> ControlSettings:
 
 
 SettingsDep = Annotated[ControlSettings, Depends(app_settings)]
+# Paging of every list route (DESIGN.md "Lists"): limit 1..200, default 50 at the call site.
+Limit = Annotated[int, Query(ge=1, le=200, description="page size (at most 200)")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="items to skip")]
 # scope="function": commit and publish run when the route returns, before the response leaves.
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from us_control.db import db_now_ms
-from us_control.deps import CurrentUser, SettingsDep, UowDep, rate_limited
+from us_control.deps import CurrentUser, Limit, Offset, SettingsDep, UowDep, rate_limited
 from us_control.devices import service as devices
 from us_control.models import Device
 from us_control.playback import repository as repo
@@ -52,8 +51,8 @@ async def list_devices(
     user: CurrentUser,
     uow: UowDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> DeviceList:
     rows, total = await repo.list_devices(uow.db, user.user_uuid, limit, offset)
     session = await repo.read_session(uow.db, user.user_uuid)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from us_common.errors import NotFound
 from us_common.timeline import TrackPublic
-from us_control.deps import CurrentUser, SettingsDep, UowDep, rate_limited
+from us_control.deps import CurrentUser, Limit, Offset, SettingsDep, UowDep, rate_limited
 from us_control.library.repository import accessible_tracks, track_public
 from us_control.playback import repository as repo
 from us_control.playback import service as playback
@@ -53,8 +52,8 @@ async def unlike(track_uuid: UUID, user: CurrentUser, uow: UowDep, settings: Set
 async def likes(
     user: CurrentUser,
     uow: UowDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> TrackPage:
     tracks, total = await repo.page_likes(uow.db, user.user_uuid, limit, offset)
     return TrackPage(
@@ -66,8 +65,8 @@ async def likes(
 async def listens(
     user: CurrentUser,
     uow: UowDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> ListenPage:
     rows, total = await repo.page_listens(uow.db, user.user_uuid, limit, offset)
     tracks = await repo.tracks_by_uuid(uow.db, [r.track_uuid for r in rows])

@@ -5,14 +5,13 @@ Every change is one revision and one "queue" message; each answers with the queu
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from us_common.errors import NotFound, Unprocessable
-from us_control.deps import CurrentUser, SettingsDep, UowDep, rate_limited
+from us_control.deps import CurrentUser, Limit, Offset, SettingsDep, UowDep, rate_limited
 from us_control.library.repository import accessible_tracks, album_tracks_for_user, track_public
 from us_control.playback import repository as repo
 from us_control.playback import service as playback
@@ -93,8 +92,8 @@ async def enqueue(body: EnqueueIn, user: CurrentUser, uow: UowDep, settings: Set
 async def get_queue(
     user: CurrentUser,
     uow: UowDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> QueuePage:
     session = await repo.read_session(uow.db, user.user_uuid)
     return await queue_page(uow.db, user.user_uuid, limit, offset, session.revision if session else 0)

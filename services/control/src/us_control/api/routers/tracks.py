@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from us_common.timeline import TrackPublic
-from us_control.deps import CurrentUser, SettingsDep, UowDep
+from us_control.deps import CurrentUser, Limit, Offset, SettingsDep, UowDep
 from us_control.library import service
 from us_control.library.schemas import AlbumDetail, AlbumPublic, Page
 
@@ -17,8 +17,6 @@ router = APIRouter(tags=["tracks"])
 SearchQuery = Annotated[
     str, Query(max_length=200, description="case-insensitive substring of title, artist or album")
 ]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "not found, or not in a library granted to this user"}
 }
