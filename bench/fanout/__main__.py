@@ -31,7 +31,7 @@ def main() -> None:
     gw.add_argument("--steps", default="1000,10000", help="connection counts to hold, in order")
     gw.add_argument("--rate", type=float, default=1000.0, help="messages per second at the last step")
     gw.add_argument("--seconds", type=float, default=10.0)
-    gw.add_argument("--processes", type=int, default=2, help="client processes")
+    gw.add_argument("--processes", type=int, default=1, help="client processes")
     gw.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args()
 

@@ -85,6 +85,17 @@ def _counts(stack: Stack) -> dict[str, Any]:
     return counts
 
 
+def _cpu_seconds(watched: dict[str, Any]) -> dict[str, float]:
+    def busy(process: Any) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    seconds = {"worker": busy(watched["worker"]), "clients": sum(busy(p) for p in watched["clients"])}
+    if watched["redis"] is not None:
+        seconds["redis"] = busy(watched["redis"])
+    return seconds
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -164,13 +175,19 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
         if high["connections"] > low["connections"]:
             per_conn = (high["rss_mib"] - low["rss_mib"]) * 2**20 / (high["connections"] - low["connections"])
             result["rss_per_idle_connection_kib"] = round(per_conn / 1024, 1)
-        cpu_before = psutil.Process(worker_pid).cpu_times()
+        watched = {
+            "worker": psutil.Process(worker_pid),
+            "redis": psutil.Process(redis.proc.pid) if redis.proc else None,
+            "clients": [psutil.Process(proc.pid) for proc in procs],
+        }
+        cpu_before = _cpu_seconds(watched)
+        load_before = os.getloadavg()[0]
         for pipe in pipes:
             pipe.send(("publish", config.rate / config.processes, config.seconds))
         reports = [pipe.recv() for pipe in pipes]
-        cpu_after = psutil.Process(worker_pid).cpu_times()
+        cpu_after = _cpu_seconds(watched)
         latencies = [lat for r in reports for lat in r["latencies"]]
-        busy = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+        window = config.seconds + 2
         result["publish"] = {
             "connections": high["connections"],
             "rate_per_s": config.rate,
@@ -178,7 +195,8 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
             "messages": sum(r["sent"] for r in reports),
             "receipts": sum(r["received"] for r in reports),
             "expected_receipts": sum(r["expected"] for r in reports),
-            "worker_cpu_percent": round(100 * busy / (config.seconds + 2), 1),
+            "cpu_percent": {k: round(100 * (cpu_after[k] - cpu_before[k]) / window, 1) for k in cpu_after},
+            "load_average_before": round(load_before, 2),
         }
         if latencies:
             result["publish"].update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -71,6 +72,8 @@ def create_app(settings: EventsSettings | None = None) -> FastAPI:
         app.state.hub = hub
         app.state.access_codec = TokenCodec(TokenKind.ACCESS, key, settings.issuer)
         await hub.start()
+        gc.freeze()  # what exists now lives as long as the worker: full collections skip it
+        gc.set_threshold(*settings.gc_thresholds)
         try:
             yield
         finally:

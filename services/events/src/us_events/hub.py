@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import uuid
@@ -45,7 +46,7 @@ log = structlog.get_logger(__name__)
 _WATCHDOG_PING: Final = b"us-events-watchdog"
 _RESUBSCRIBED_PING: Final = b"us-events-resubscribed"
 _CHANNELS_PER_COMMAND: Final = 1000
-_USERS_PER_PIPELINE: Final = 256
+_USERS_PER_PIPELINE: Final = 64  # keeps each CPU-bound stretch (parse, encode) to a few ms
 _BACKOFF_BASE_S: Final = 0.05
 
 
@@ -532,6 +533,7 @@ class Hub:
             "queued_frames": sum(len(client.queue) for client in clients),
             "max_queue": max((len(client.queue) for client in clients), default=0),
             "frames_dropped": self.stats["frames_dropped_closed"] + sum(c.dropped for c in clients),
+            "gc_collections": [generation["collections"] for generation in gc.get_stats()],
             **self.stats,
         }
 
