@@ -103,7 +103,8 @@ def apply(redis_url: str, passwords: Mapping[str, str]) -> list[str]:
         client.close()
 
 
-def load_passwords(path: Path = PASSWORDS_FILE) -> dict[str, str] | None:
+def load_passwords(path: Path | None = None) -> dict[str, str] | None:
+    path = path or PASSWORDS_FILE
     if not path.exists():
         return None
     values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
@@ -111,7 +112,8 @@ def load_passwords(path: Path = PASSWORDS_FILE) -> dict[str, str] | None:
     return found if all(found.values()) else None
 
 
-def save_passwords(passwords: Mapping[str, str], path: Path = PASSWORDS_FILE) -> None:
+def save_passwords(passwords: Mapping[str, str], path: Path | None = None) -> None:
+    path = path or PASSWORDS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.chmod(0o600)

@@ -260,3 +260,35 @@ def test_missing_password_stops_the_compose_start(tmp_path: Path) -> None:
         text=True,
     )
     assert result.returncode != 0 and "US_REDIS_CONTROL_PASSWORD" in result.stderr
+
+
+def test_dev_up_step_writes_private_passwords_and_gives_each_service_its_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m devtools.redis_acl apply`` as ``./dev up`` runs it (here against a throwaway)."""
+    from devtools import redis_acl
+
+    server = ThrowawayRedis(tmp_path / "redis")
+    server.start()
+    try:
+        monkeypatch.setattr(redis_acl, "PASSWORDS_FILE", tmp_path / "redis-acl.env")
+        monkeypatch.setenv("US_REDIS_URL", server.url)
+        assert redis_acl.main(["apply"]) == 0
+        assert oct((tmp_path / "redis-acl.env").stat().st_mode & 0o777) == "0o600"
+        first = redis_acl.load_passwords(tmp_path / "redis-acl.env")
+        assert first is not None
+        assert redis_acl.main(["apply"]) == 0  # a second `./dev up`: same passwords, same users
+        assert redis_acl.load_passwords(tmp_path / "redis-acl.env") == first
+        urls = {s: env["US_REDIS_URL"] for s, env in redis_acl.dev_service_env(server.url).items()}
+        admin = redis.Redis.from_url(server.url)
+        for service, url in urls.items():
+            client = redis.Redis.from_url(url, socket_timeout=5)
+            assert client.ping()
+            assert f"us-{service}" in {c["user"] for c in admin.client_list()}
+            client.close()
+        admin.close()
+        assert all(
+            first[other] not in urls[service] for service in urls for other in first if other != service
+        )
+    finally:
+        server.stop()
