@@ -33,7 +33,27 @@ def main() -> None:
     gw.add_argument("--seconds", type=float, default=10.0)
     gw.add_argument("--processes", type=int, default=1, help="client processes")
     gw.add_argument("--json", action="store_true", help="print only the JSON result")
+    e2e_parser = sub.add_parser("e2e", help="full stack: commands through nginx, 2 devices per user on SSE")
+    e2e_parser.add_argument("--users", type=int, default=1000)
+    e2e_parser.add_argument("--rate", type=float, default=200.0, help="commands per second")
+    e2e_parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
+
+    if args.mode == "e2e":
+        from bench.fanout import e2e
+
+        _raise_fd_limit(4 * args.users + 4096)
+        figures = e2e.run(args.users, args.rate, args.seconds)
+        print(json.dumps(figures, indent=2))
+        p2s, c2s = figures["press_to_screen_ms"], figures["commit_to_screen_ms"]
+        print(
+            f"\nend to end: {figures['clients']} SSE clients ({args.users} users × 2 devices) through nginx, "
+            f"{figures['commands']} commands at {args.rate:g}/s via 2 control workers; "
+            f"{figures['events_received']}/{figures['events_expected']} events received.\n"
+            f"press → screen p50 {p2s['p50']} ms, p99 {p2s['p99']} ms, max {p2s['max']} ms; "
+            f"commit → screen p50 {c2s['p50']} ms, p99 {c2s['p99']} ms, max {c2s['max']} ms"
+        )
+        return
 
     steps = tuple(int(s) for s in args.steps.split(","))
     limit = _raise_fd_limit(max(steps) + 4096)
