@@ -451,7 +451,11 @@ class Scene:
             assert all(rev <= final_rev for rev in published), sorted(published)
             if every_first_try_published:
                 # A 200 on the first try means commit *and* publish happened before the answer.
-                published_missing = [c.revision for c in acked if c.first_try and c.revision not in published]  # type: ignore[misc]
+                published_missing = [
+                    c.revision
+                    for c in acked
+                    if c.first_try and c.revision is not None and c.revision not in published
+                ]
                 assert not published_missing, published_missing
         return Report(
             commands=len(acked),
