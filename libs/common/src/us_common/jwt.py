@@ -90,3 +90,30 @@ class TokenCodec:
         if claims.get("typ") != self.kind.value:
             raise TokenError("wrong_type")
         return claims
+
+
+class DecodedTokens:
+    """A per-process memo in front of :meth:`TokenCodec.decode`.
+
+    Signature and claims are checked once per token (decoding is a pure function of the token
+    and the key); expiry is checked again on every use. It is not a verdict cache: whatever the
+    caller checks beyond the token itself (a speaker epoch, a device) it still checks each time.
+    Bounded: past ``max_entries`` distinct tokens it starts over instead of growing.
+    """
+
+    def __init__(self, codec: TokenCodec, max_entries: int = 4096) -> None:
+        self.codec = codec
+        self.max_entries = max_entries
+        self._claims: dict[str, dict[str, Any]] = {}
+
+    def decode(self, token: str) -> dict[str, Any]:
+        claims = self._claims.get(token)
+        if claims is None:
+            claims = self.codec.decode(token)
+            if len(self._claims) >= self.max_entries:
+                self._claims.clear()
+            self._claims[token] = claims
+        if time.time() > float(claims["exp"]) + EXPIRY_LEEWAY_S:
+            self._claims.pop(token, None)
+            raise TokenError("expired")
+        return claims

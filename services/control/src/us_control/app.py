@@ -13,9 +13,11 @@ from sqlalchemy import text
 
 from us_common.errors import error_response, install_error_handlers
 from us_common.health import health_router
+from us_common.jwt import DecodedTokens
 from us_common.logging import RequestLogMiddleware, configure_logging
 from us_common.redis import create_redis
 from us_control.api.routers import auth, devices, internal, likes, media, queue, sessions, tracks, users
+from us_control.auth.tokens import access_codec
 from us_control.background import background_loops
 from us_control.db import create_db_engine, is_database_down, session_factory
 from us_control.publisher import SessionPublisher
@@ -37,6 +39,7 @@ def create_app(settings: ControlSettings | None = None) -> FastAPI:
         app.state.redis = redis
         app.state.publisher = SessionPublisher(redis)
         app.state.rate_limits = RateLimits(settings)
+        app.state.access_tokens = DecodedTokens(access_codec(settings))
         tasks = [asyncio.create_task(loop(app)) for loop in background_loops()]
         try:
             yield

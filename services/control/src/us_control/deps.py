@@ -40,7 +40,6 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
 async def get_current_user(
     request: Request,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     token = credentials.credentials if credentials else request.cookies.get(ACCESS_COOKIE)
@@ -50,7 +49,7 @@ async def get_current_user(
         if not request.headers.get(CSRF_HEADER):
             raise Forbidden(f"cookie-authenticated requests must send {CSRF_HEADER}")
     try:
-        principal = principal_from_token(settings, token)
+        principal = principal_from_token(request.app.state.access_tokens, token)
     except TokenError as exc:
         log.info("access_token_refused", reason=exc.reason)
         raise Unauthorized("invalid or expired token") from exc

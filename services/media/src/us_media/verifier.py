@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from us_common.bus import media_track_key, session_cache_key
-from us_common.jwt import EXPIRY_LEEWAY_S, TokenCodec, TokenError
+from us_common.jwt import DecodedTokens, TokenCodec, TokenError
 from us_media.control import ControlClient, ControlUnavailable, SpeakerBinding
 from us_media.paths import RefusedPath, resolve_in_root
 from us_media.uri import BadMediaPath, BadMediaQuery, parse_media_uri
@@ -37,7 +37,6 @@ from us_media.uri import BadMediaPath, BadMediaQuery, parse_media_uri
 log = structlog.get_logger(__name__)
 
 _BINDING_FIELDS = ("session_uuid", "media_epoch", "active_device_uuid")
-_DECODED_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +135,7 @@ class MediaVerifier:
         # (user, track) -> (monotonic deadline, catalog path); only answers learnt from control.
         self._paths: dict[tuple[str, str], tuple[float, str]] = {}
         # token -> (claims, exp): see _decode.
-        self._decoded: dict[str, tuple[MediaClaims, float]] = {}
+        self._tokens = DecodedTokens(self._codec)
 
     async def verify(self, raw_uri: str | None) -> Verdict:
         """Never raises: any failure is a refusal (fail closed)."""
@@ -196,21 +195,9 @@ class MediaVerifier:
         return Verdict(200, "ok", rel_path=rel_path, real_path=real_path)
 
     def _decode(self, token: str) -> MediaClaims:
-        """Signature and claims checked once per token and worker; expiry on every request.
-
-        Not a verdict cache: decoding is a pure function of the token and the key, and the
-        binding (epoch, speaker) is still read from Redis on every request."""
-        decoded = self._decoded.get(token)
-        if decoded is None:
-            claims = self._codec.decode(token)
-            decoded = (media_claims(claims), float(claims["exp"]))
-            if len(self._decoded) >= _DECODED_MAX:
-                self._decoded.clear()  # a burst of distinct tokens: start over, never grow
-            self._decoded[token] = decoded
-        if time.time() > decoded[1] + EXPIRY_LEEWAY_S:
-            self._decoded.pop(token, None)
-            raise TokenError("expired")
-        return decoded[0]
+        """Signature and claims checked once per token and worker, expiry on every request
+        (``DecodedTokens``); the binding (epoch, speaker) is still read on every request."""
+        return media_claims(self._tokens.decode(token))
 
     async def _read_cache(self, user_uuid: str, track_uuid: str) -> tuple[SpeakerBinding | None, str | None]:
         """The cached binding and catalog path in one round trip; (None, None) when Redis fails."""

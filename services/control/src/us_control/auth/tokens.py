@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from us_common.jwt import TokenCodec, TokenError, TokenKind
+from us_common.jwt import DecodedTokens, TokenCodec, TokenError, TokenKind
 from us_control.settings import ControlSettings
 
 
@@ -25,8 +25,8 @@ def issue_access_token(settings: ControlSettings, principal: Principal) -> str:
     )
 
 
-def principal_from_token(settings: ControlSettings, token: str) -> Principal:
-    claims = access_codec(settings).decode(token)
+def principal_from_token(tokens: DecodedTokens, token: str) -> Principal:
+    claims = tokens.decode(token)
     try:
         return Principal(user_uuid=UUID(str(claims["sub"])), username=str(claims.get("name", "")))
     except (KeyError, ValueError) as exc:
