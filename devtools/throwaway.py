@@ -143,8 +143,10 @@ class ThrowawayPostgres:
         )
 
     def stop(self, mode: str = "fast") -> None:
+        """Stop the cluster (a no-op when it is not running)."""
         self._run(
             [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+            check=False,
         )
 
     def cleanup(self) -> None:

@@ -21,17 +21,19 @@ def own_stack(
 ) -> Iterator[tuple[Stack, ThrowawayRedis, ThrowawayPostgres]]:
     base = tmp_path_factory.mktemp("readiness")
     redis = ThrowawayRedis(base / "redis")
-    redis.start()
     postgres = ThrowawayPostgres(base / "pg")
-    postgres.init()
-    postgres.start()
-    stack = start_stack(
-        base / "stack", music_root, US_REDIS_URL=redis.url, US_DATABASE_URL=postgres.url("us_playback")
-    )
+    stack: Stack | None = None
     try:
+        redis.start()
+        postgres.init()
+        postgres.start()
+        stack = start_stack(
+            base / "stack", music_root, US_REDIS_URL=redis.url, US_DATABASE_URL=postgres.url("us_playback")
+        )
         yield stack, redis, postgres
     finally:
-        stop_stack(stack)
+        if stack is not None:
+            stop_stack(stack)
         postgres.cleanup()
         redis.stop()
 
