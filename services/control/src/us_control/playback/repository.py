@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, delete, func, text, update
@@ -23,11 +24,19 @@ from us_control.models import AppliedEvent, Device, Listen, QueueItem, SessionSt
 async def lock_session(
     db: AsyncSession, user_uuid: UUID, session_uuid: UUID | None = None
 ) -> SessionState | None:
-    """The user's session row, locked until commit (``SELECT … FOR UPDATE``)."""
-    query = select(SessionState).where(SessionState.user_uuid == user_uuid).with_for_update()
+    """The user's session row, locked until commit (``SELECT … FOR UPDATE``).
+
+    Its current track comes along in the same query (into the identity map, so ``get_track``
+    needs no round trip)."""
+    query = (
+        select(SessionState, Track)
+        .outerjoin(Track, col(Track.track_uuid) == col(SessionState.track_uuid))
+        .where(SessionState.user_uuid == user_uuid)
+        .with_for_update(of=SessionState)
+    )
     if session_uuid is not None:
         query = query.where(SessionState.session_uuid == session_uuid)
-    row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+    row = await _first_session(db, query)
     if row is None and session_uuid is None:
         # Users made before the session table existed, or by hand: create the row lazily.
         await db.execute(
@@ -39,13 +48,23 @@ async def lock_session(
             ),
             {"u": user_uuid},
         )
-        row = (await db.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+        row = await _first_session(db, query)
     return row
 
 
+async def _first_session(db: AsyncSession, query: Any) -> SessionState | None:
+    result = (await db.execute(query.execution_options(populate_existing=True))).first()
+    return None if result is None else result[0]
+
+
 async def read_session(db: AsyncSession, user_uuid: UUID) -> SessionState | None:
-    query = select(SessionState).where(SessionState.user_uuid == user_uuid)
-    return (await db.execute(query)).scalar_one_or_none()
+    """The session row without a lock (its track joined in, as in :func:`lock_session`)."""
+    query = (
+        select(SessionState, Track)
+        .outerjoin(Track, col(Track.track_uuid) == col(SessionState.track_uuid))
+        .where(SessionState.user_uuid == user_uuid)
+    )
+    return await _first_session(db, query)
 
 
 @dataclass(frozen=True, slots=True)
