@@ -108,6 +108,8 @@ class Stack:
             US_GUNICORN_BIND=f"127.0.0.1:{self.port(service)}",
             US_GUNICORN_WORKERS=str(self.workers[service]),
             US_GUNICORN_NAME=f"us-{service}",
+            # events: a stalled client must not hold a stopping worker (us_common.worker).
+            US_GUNICORN_DRAIN_S="3" if service == "events" else "",
             PYTHONUNBUFFERED="1",
         )
         return env

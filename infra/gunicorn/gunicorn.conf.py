@@ -8,7 +8,7 @@ import os
 
 bind = os.environ.get("US_GUNICORN_BIND", "127.0.0.1:8001")
 workers = int(os.environ.get("US_GUNICORN_WORKERS", "2"))
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "us_common.worker.UvicornWorker"
 # SSE streams end themselves on shutdown; this is how long a worker gets to finish requests.
 graceful_timeout = int(os.environ.get("US_GUNICORN_GRACEFUL_TIMEOUT", "10"))
 timeout = 30

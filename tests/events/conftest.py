@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -299,3 +300,16 @@ async def streams_on_both_workers(
         if all(placement.values()):
             return placement
     raise AssertionError(f"could not reach both workers: {[len(v) for v in placement.values()]}")
+
+
+def stalled_client(stack: Stack, session: CachedSession, device: str) -> socket.socket:
+    """An SSE client that connects, then never reads (small receive buffer, so it fills fast)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(stack.env["US_NGINX_PORT"])))
+    request = (
+        f"GET /events?device_uuid={device} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {session.token}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    sock.sendall(request.encode())
+    return sock

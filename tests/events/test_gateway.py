@@ -6,7 +6,6 @@ Messages are published the way control publishes them (cache write + PUBLISH in 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 from typing import Any
@@ -21,6 +20,7 @@ from tests.events.conftest import (
     EventStream,
     access_token,
     open_streams,
+    stalled_client,
     streams_on_both_workers,
     worker_views,
 )
@@ -296,26 +296,13 @@ async def test_lost_message_is_healed_by_the_beacon(
 # --- slow clients and leaks --------------------------------------------------------------------------
 
 
-def _stalled_client(stack: Stack, session: CachedSession, device: str) -> socket.socket:
-    """An SSE client that connects, then never reads (small receive buffer, so it fills fast)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", int(stack.env["US_NGINX_PORT"])))
-    request = (
-        f"GET /events?device_uuid={device} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Bearer {session.token}\r\nAccept: text/event-stream\r\n\r\n"
-    )
-    sock.sendall(request.encode())
-    return sock
-
-
 async def test_stalled_client_does_not_slow_others_and_its_queue_is_bounded(
     stack: Stack, cached_session: CachedSession, public_http: httpx.AsyncClient, streams: list[EventStream]
 ) -> None:
     cached_session.title = "x" * 4000  # big frames fill the socket buffers quickly
     cached_session.store(None)
     stalled_device, fast_device = cached_session.device_uuids[:2]
-    stalled = _stalled_client(stack, cached_session, stalled_device)
+    stalled = stalled_client(stack, cached_session, stalled_device)
     try:
         (fast,) = await open_streams(public_http, cached_session, [fast_device], streams)
         await fast.next(names={"snapshot"})

@@ -25,6 +25,7 @@ from tests.events.conftest import (
     STATE_EVENTS,
     CachedSession,
     EventStream,
+    stalled_client,
     streams_on_both_workers,
     worker_views,
 )
@@ -185,6 +186,51 @@ async def test_graceful_reload_ends_streams_cleanly(
     assert (await again.next())["event"] == "snapshot"
     log = outage_stack.log_file("events").read_text(errors="replace")
     assert "returned without completing response" not in log
+
+
+async def test_a_stalled_client_does_not_hold_a_graceful_reload(
+    outage_stack: Stack, outage_session: CachedSession, outage_http: httpx.AsyncClient
+) -> None:
+    """Regression: a client that stops reading left its stream stuck in a socket write, so a
+    worker told to stop waited for the send timeout and gunicorn's graceful_timeout (10 s)
+    expired. A closing stream now gives such a write one second."""
+    await outage_stack_ready(outage_stack)
+    session = outage_session
+    session.title = "x" * 4000  # big frames fill the socket buffers quickly
+    session.store(None)
+    stalled = stalled_client(outage_stack, session, session.device_uuids[0])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            await asyncio.to_thread(lambda: [session.store("timeline") for _ in range(50)])
+            views = await worker_views(outage_stack, "/debug/clients")
+            stuck = [c for v in views.values() for c in v["clients"] if c["dropped"] > 0]
+            if stuck or time.monotonic() > deadline:
+                break
+        assert stuck, "the stalled client's socket never filled"
+        old_pids = set(views)
+        master = outage_stack.master_pid("events")
+        assert master is not None
+        os.kill(master, signal.SIGHUP)
+        started = time.monotonic()
+
+        def old_workers_alive() -> set[int]:
+            alive = set()
+            for pid in old_pids:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    continue
+                alive.add(pid)
+            return alive
+
+        while old_workers_alive() and time.monotonic() - started < 15:
+            await asyncio.sleep(0.1)
+        assert not old_workers_alive()
+        assert time.monotonic() - started < 5
+    finally:
+        stalled.close()
+    await outage_stack_ready(outage_stack)
 
 
 async def outage_stack_ready(stack: Stack) -> None:
