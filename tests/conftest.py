@@ -51,6 +51,9 @@ def _base_env(run_dir: Path, music_root: Path) -> dict[str, str]:
         "US_RATE_LIMIT_QUEUE": "300/10 seconds",
         "US_RATE_LIMIT_LOGIN": "10/minute",
         "US_RATE_LIMIT_MEDIA_TOKEN": "300/minute",
+        # Cheap password hashes: the suite makes hundreds of users (production keeps the defaults).
+        "US_ARGON2_TIME_COST": "1",
+        "US_ARGON2_MEMORY_KIB": "8192",
     }
 
 
@@ -123,7 +126,7 @@ class UserPool:
 
 @pytest.fixture(scope="session")
 def user_pool(stack: Stack) -> UserPool:
-    return UserPool(stack, granted=160, ungranted=20)
+    return UserPool(stack, granted=400, ungranted=40)
 
 
 @pytest.fixture

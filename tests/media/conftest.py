@@ -18,13 +18,12 @@ import httpx
 import pytest
 
 from devtools.stack import Stack
-from tests.conftest import new_username, start_stack, stop_stack
+from tests.conftest import UserPool, start_stack, stop_stack
 from tests.support import (
     PASSWORD,
     TEST_LIBRARY,
     LibraryTrack,
     UserClient,
-    add_user,
     login,
     sql,
     write_library,
@@ -146,14 +145,17 @@ def aux_stack(tmp_path_factory: pytest.TempPathFactory, aux_music_root: Path) ->
         stop_stack(st)
 
 
+@pytest.fixture(scope="session")
+def aux_user_pool(aux_stack: Stack) -> UserPool:
+    return UserPool(aux_stack, granted=80, ungranted=0)
+
+
 @pytest.fixture
-def make_aux_user(aux_stack: Stack) -> Iterator[Callable[[], UserClient]]:
+def make_aux_user(aux_stack: Stack, aux_user_pool: UserPool) -> Iterator[Callable[[], UserClient]]:
     clients: list[httpx.Client] = []
 
     def factory() -> UserClient:
-        username = new_username("m")
-        user_uuid = add_user(aux_stack, username)
-        aux_stack.usctl("library", "grant", username, "Library")
+        username, user_uuid = aux_user_pool.take(aux_stack, grant=True)
         token = login(aux_stack, username, PASSWORD)
         http = httpx.Client(
             base_url=aux_stack.public_url, headers={"Authorization": f"Bearer {token}"}, timeout=15

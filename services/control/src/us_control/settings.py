@@ -31,8 +31,12 @@ class ControlSettings(CommonSettings):
     # control revokes all that user's media tokens (bumps the speaker epoch).
     media_refusal_threshold: int = Field(default=30, ge=1)
 
-    # Demo/test convenience: `usctl` creates users with this bcrypt-free argon2 cost.
+    # Password hashing cost (argon2id). Production keeps the defaults (RFC 9106's second
+    # recommended option is t=3, m=64 MiB; argon2-cffi's t=2/m=64 MiB is close); the test stack
+    # lowers memory so that making hundreds of throwaway users stays fast. Existing hashes carry
+    # their own parameters and keep verifying after a change.
     argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8192)
 
 
 @lru_cache

@@ -13,7 +13,10 @@ from us_control.settings import get_settings
 
 @lru_cache
 def _hasher() -> PasswordHash:
-    return PasswordHash((Argon2Hasher(time_cost=get_settings().argon2_time_cost),))
+    settings = get_settings()
+    return PasswordHash(
+        (Argon2Hasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib),)
+    )
 
 
 # Verified against when the username is unknown, so both paths cost the same time.
