@@ -163,3 +163,23 @@ async def test_missing_cache_is_refilled_through_control(
         assert client.exists(session_cache_key(user.user_uuid))  # control refilled it
     finally:
         client.close()
+
+
+async def test_a_like_on_one_device_reaches_the_other_devices_stream(
+    user: UserClient, user_http: httpx.AsyncClient, public_http: httpx.AsyncClient, streams: list[EventStream]
+) -> None:
+    device_a, device_b = user.register_device("A"), user.register_device("B")
+    dawn = next(t for t in user.tracks() if t["title"] == "Dawn")
+    await command(
+        user_http, user.session_uuid, "play", {"track_uuid": dawn["track_uuid"], "device_uuid": device_a}
+    )
+    stream_b = await EventStream.open(public_http, device_b, user.token)
+    streams.append(stream_b)
+    await stream_b.next(names={"snapshot"})
+    sent = asyncio.get_running_loop().time()
+    response = await user_http.post(f"/tracks/{dawn['track_uuid']}/like")
+    assert response.status_code == 200
+    event = await stream_b.next(timeout=1, names={"like"})
+    assert asyncio.get_running_loop().time() - sent < 1
+    assert event["data"]["type"] == "like"
+    assert event["data"]["session"]["track"]["liked"] is True

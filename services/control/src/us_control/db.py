@@ -17,7 +17,7 @@ def create_db_engine(settings: ControlSettings, application_name: str = "us-cont
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
         pool_timeout=3,
         connect_args={
             "timeout": 3,

@@ -23,11 +23,10 @@ from us_control.models import AppliedEvent, Device, Listen, QueueItem, SessionSt
 
 async def lock_session(
     db: AsyncSession, user_uuid: UUID, session_uuid: UUID | None = None
-) -> SessionState | None:
+) -> tuple[SessionState, Track | None] | None:
     """The user's session row, locked until commit (``SELECT … FOR UPDATE``).
 
-    Its current track comes along in the same query (into the identity map, so ``get_track``
-    needs no round trip)."""
+    Its current track comes along in the same query."""
     query = (
         select(SessionState, Track)
         .outerjoin(Track, col(Track.track_uuid) == col(SessionState.track_uuid))
@@ -52,19 +51,27 @@ async def lock_session(
     return row
 
 
-async def _first_session(db: AsyncSession, query: Any) -> SessionState | None:
+async def _first_session(db: AsyncSession, query: Any) -> tuple[SessionState, Track | None] | None:
     result = (await db.execute(query.execution_options(populate_existing=True))).first()
-    return None if result is None else result[0]
+    return None if result is None else (result[0], result[1])
 
 
-async def read_session(db: AsyncSession, user_uuid: UUID) -> SessionState | None:
-    """The session row without a lock (its track joined in, as in :func:`lock_session`)."""
+async def read_session_and_track(
+    db: AsyncSession, user_uuid: UUID
+) -> tuple[SessionState, Track | None] | None:
+    """The session row and its track without a lock."""
     query = (
         select(SessionState, Track)
         .outerjoin(Track, col(Track.track_uuid) == col(SessionState.track_uuid))
         .where(SessionState.user_uuid == user_uuid)
     )
     return await _first_session(db, query)
+
+
+async def read_session(db: AsyncSession, user_uuid: UUID) -> SessionState | None:
+    """The session row without a lock."""
+    query = select(SessionState).where(SessionState.user_uuid == user_uuid)
+    return (await db.execute(query)).scalar_one_or_none()
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,9 +190,10 @@ async def open_editor(
     sender: Sender,
 ) -> tuple[SessionEditor, bool]:
     """Lock and load the session; the flag says the command was already applied."""
-    state = await repo.lock_session(db, user_uuid, session_uuid)
-    if state is None:
+    locked = await repo.lock_session(db, user_uuid, session_uuid)
+    if locked is None:
         raise NotFound("session not found")
+    state, track = locked
     if sender.device_uuid is not None:
         device = await repo.get_device(db, sender.device_uuid)
         if device is None or device.user_uuid != user_uuid:
@@ -200,7 +201,7 @@ async def open_editor(
         # A device that sends commands is alive: count it as a heartbeat.
         await repo.touch_device(db, sender.device_uuid)
     parts = await repo.session_parts(db, state, sender.client_event_uuid)
-    editor = SessionEditor(db, state, parts, await repo.get_track(db, state.track_uuid), settings)
+    editor = SessionEditor(db, state, parts, track, settings)
     return editor, parts.applied_revision is not None
 
 
@@ -251,13 +252,12 @@ async def read_snapshot(
 ) -> tuple[SessionSnapshot, SessionCache]:
     """The snapshot a GET shows: the stored state seen at ``now`` (a vanished speaker or a stale
     session already shown paused, as the sweeper will persist it). Nothing is written."""
-    state = await repo.read_session(db, user_uuid)
-    if state is None:
-        state = await repo.lock_session(db, user_uuid)
-        if state is None:
-            raise NotFound("session not found")
+    found = await repo.read_session_and_track(db, user_uuid) or await repo.lock_session(db, user_uuid)
+    if found is None:
+        raise NotFound("session not found")
+    state, track = found
     parts = await repo.session_parts(db, state)
-    editor = SessionEditor(db, state, parts, await repo.get_track(db, state.track_uuid), settings)
+    editor = SessionEditor(db, state, parts, track, settings)
     stored = build_snapshot(state, parts, editor.track)
     cache = session_cache(state, parts, stored)
     with db.no_autoflush:
