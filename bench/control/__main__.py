@@ -99,6 +99,56 @@ def prepare_users(stack: Stack, count: int) -> list[tuple[str, str]]:
     return pairs
 
 
+def profile_command_path(
+    stack: Stack, token: str, session_uuid: str, commands: int = 300
+) -> list[tuple[str, float]]:
+    """Where a control worker's CPU goes per command: the same seek, run in-process (ASGI, no
+    HTTP server) under cProfile, own time summed by package. Profiling inflates every figure by
+    about the same factor; read it as shares."""
+    import asyncio
+    import cProfile
+    import os
+    import pstats
+
+    os.environ.update(stack.env)
+    from us_control.app import create_app
+
+    app = create_app()
+    profile = cProfile.Profile()
+
+    async def run() -> None:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://control") as client:
+                auth = {"Authorization": f"Bearer {token}"}
+                for i in range(30):  # warm up
+                    await client.post(
+                        f"/sessions/{session_uuid}/seek", json={"position_ms": 1000 + i}, headers=auth
+                    )
+                profile.enable()
+                for i in range(commands):
+                    await client.post(
+                        f"/sessions/{session_uuid}/seek", json={"position_ms": 2000 + i}, headers=auth
+                    )
+                profile.disable()
+
+    asyncio.run(run())
+    shares: dict[str, float] = {}
+    for (filename, _, name), (_, _, own, _, _) in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
+        if "site-packages/" in filename:
+            parts = filename.split("site-packages/")[-1].split("/")
+            key = "/".join(parts[:2]) if parts[0] == "sqlalchemy" else parts[0]
+        elif "/src/" in filename:
+            key = filename.split("/src/")[-1].split("/")[0]
+        elif filename == "~":
+            key = "waiting for I/O (epoll)" if "poll" in name else "C builtins"
+        else:
+            key = "asyncio and stdlib"
+        shares[key] = shares.get(key, 0.0) + own
+    total = sum(shares.values())
+    return [(k, v / total * 100) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])[:12]]
+
+
 def parse_wrk(output: str) -> dict[str, float]:
     result: dict[str, float] = {}
     if match := re.search(r"Requests/sec:\s+([\d.]+)", output):
@@ -166,6 +216,7 @@ def run(users: int, connections: int, seconds: int, workers: int) -> dict[str, o
             result["cpu_seconds_by_process"] = dict(sorted(used.items(), key=lambda kv: -kv[1]))
             result["wall_seconds"] = seconds
             result["raw"] = output
+            result["profile"] = profile_command_path(stack, *pairs[0])
             return result
         finally:
             stop_stack(stack)
@@ -193,6 +244,12 @@ def main() -> None:
     assert isinstance(cpu, dict)
     for group, seconds in cpu.items():
         print(f"  {group:20} {seconds:7.1f} s  ({seconds / args.seconds * 100:5.0f}% of one core)")
+    print("Inside a control worker, one seek command (cProfile, own time by package; the test client's")
+    print("httpx share is the in-process client, not the server):")
+    profile = result["profile"]
+    assert isinstance(profile, list)
+    for package, share in profile:
+        print(f"  {package:28} {share:5.1f}%")
 
 
 if __name__ == "__main__":
