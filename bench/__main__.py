@@ -34,6 +34,14 @@ def machine() -> str:
     )
 
 
+def settle(timeout_s: float = 45.0) -> None:
+    """Let the previous benchmark's leftovers (closing sockets, exiting processes) die down."""
+    deadline = time.monotonic() + timeout_s
+    time.sleep(5)
+    while os.getloadavg()[0] > 1.0 and time.monotonic() < deadline:
+        time.sleep(2)
+
+
 def main() -> int:
     wanted = sys.argv[1:] or list(BENCHES)
     unknown = [name for name in wanted if name not in BENCHES]
@@ -50,7 +58,8 @@ def main() -> int:
     ]
     failed = 0
     for name in wanted:
-        print(f"==> bench {name}", file=sys.stderr, flush=True)
+        settle()
+        print(f"==> bench {name} (load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
         started = time.monotonic()
         run = subprocess.run([sys.executable, *BENCHES[name]], capture_output=True, text=True)
         took = time.monotonic() - started

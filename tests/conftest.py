@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,60 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.__main__ import dev_env
-from devtools.database import drop_database, ensure_database
-from devtools.stack import Stack, free_port
+from devtools.ephemeral import start_stack, stop_stack
+from devtools.stack import Stack
 from tests.support import PASSWORD, UserClient, add_user, login, write_library
 
 _user_counter = itertools.count()
-
-
-def _base_env(run_dir: Path, music_root: Path) -> dict[str, str]:
-    dev = dev_env()
-    db_name = f"us_test_{uuid.uuid4().hex[:10]}"
-    base_url = dev["US_DATABASE_URL"].rsplit("/", 1)[0]
-    return {
-        "US_ENV": "test",
-        "US_LOG_LEVEL": "info",
-        "US_DATABASE_URL": f"{base_url}/{db_name}",
-        "US_REDIS_URL": dev["US_REDIS_URL"],
-        "US_ACCESS_TOKEN_KEY": secrets.token_hex(32),
-        "US_MEDIA_TOKEN_KEY": secrets.token_hex(32),
-        "US_MUSIC_ROOT": str(music_root),
-        "US_NGINX_PORT": str(free_port()),
-        "US_CONTROL_PORT": str(free_port()),
-        "US_EVENTS_PORT": str(free_port()),
-        "US_MEDIA_PORT": str(free_port()),
-        "US_PRESENCE_WINDOW_S": "30",
-        "US_SWEEP_INTERVAL_S": "0.5",
-        "US_BEACON_INTERVAL_S": "3",
-        "US_HEARTBEAT_INTERVAL_S": "5",
-        "US_RATE_LIMIT_COMMANDS": "300/10 seconds",
-        "US_RATE_LIMIT_QUEUE": "300/10 seconds",
-        "US_RATE_LIMIT_LOGIN": "10/minute",
-        "US_RATE_LIMIT_MEDIA_TOKEN": "300/minute",
-        # Cheap password hashes: the suite makes hundreds of users (production keeps the defaults).
-        "US_ARGON2_TIME_COST": "1",
-        "US_ARGON2_MEMORY_KIB": "8192",
-    }
-
-
-def start_stack(run_dir: Path, music_root: Path, **overrides: str) -> Stack:
-    env = _base_env(run_dir, music_root)
-    env.update(overrides)
-    env["US_PUBLIC_URL"] = f"http://127.0.0.1:{env['US_NGINX_PORT']}"
-    env["US_CONTROL_INTERNAL_URL"] = f"http://127.0.0.1:{env['US_CONTROL_PORT']}"
-    stack = Stack(run_dir=run_dir, env=env)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ensure_database(env["US_DATABASE_URL"])
-    stack.usctl("db", "upgrade")
-    stack.start()
-    return stack
-
-
-def stop_stack(stack: Stack) -> None:
-    stack.stop()
-    drop_database(stack.env["US_DATABASE_URL"])
+__all__ = ["UserPool", "new_username", "start_stack", "stop_stack"]
 
 
 @pytest.fixture(scope="session")

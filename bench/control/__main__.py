@@ -18,17 +18,13 @@ import re
 import resource
 import shutil
 import subprocess
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import psutil
 
-from devtools.database import ensure_database
-from devtools.flacgen import write_flac
+from bench.common import bench_stack
 from devtools.stack import Stack, read_pid
-from tests.conftest import _base_env, stop_stack
 
 LUA = """
 -- One (token, session) pair per request, round-robin; each pair belongs to its own user.
@@ -167,59 +163,34 @@ def run(users: int, connections: int, seconds: int, workers: int) -> dict[str, o
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed (./dev bench installs it from Debian)")
-    with tempfile.TemporaryDirectory(prefix="us-bench-control-") as tmp:
-        root = Path(tmp) / "music"
-        write_flac(
-            root / "Bench" / "a.flac", duration_s=60, title="Bench", artist="B", album="B", sample_rate=8000
-        )
-        env = _base_env(Path(tmp) / "stack", root)
-        env.update(
-            US_RATE_LIMIT_COMMANDS="",
-            US_RATE_LIMIT_QUEUE="",
-            US_RATE_LIMIT_LOGIN="",
-            US_LOG_LEVEL="warning",
-            US_PUBLIC_URL=f"http://127.0.0.1:{env['US_NGINX_PORT']}",
-            US_CONTROL_INTERNAL_URL=f"http://127.0.0.1:{env['US_CONTROL_PORT']}",
-        )
-        stack = Stack(run_dir=Path(tmp) / "stack", env=env)
-        stack.workers["control"] = workers
-        stack.run_dir.mkdir(parents=True)
-        ensure_database(env["US_DATABASE_URL"])
-        try:
-            stack.usctl("db", "upgrade")
-            stack.start()
-            stack.usctl("library", "scan", str(root / "Bench"), "--name", "Bench")
-            pairs = prepare_users(stack, users)
-            script = Path(tmp) / "seek.lua"
-            script.write_text(
-                LUA.replace("{PAIRS}", "{" + ",".join(f'{{"{t}","{s}"}}' for t, s in pairs) + "}")
-            )
-            before = cpu_snapshot(stack)
-            output = subprocess.run(
-                [
-                    wrk,
-                    "-t2",
-                    f"-c{connections}",
-                    f"-d{seconds}s",
-                    "--latency",
-                    "-s",
-                    str(script),
-                    stack.public_url,
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            after = cpu_snapshot(stack)
-            used = {k: round(after[k] - before.get(k, 0.0), 1) for k in after}
-            result: dict[str, object] = dict(parse_wrk(output))
-            result["cpu_seconds_by_process"] = dict(sorted(used.items(), key=lambda kv: -kv[1]))
-            result["wall_seconds"] = seconds
-            result["raw"] = output
-            result["profile"] = profile_command_path(stack, *pairs[0])
-            return result
-        finally:
-            stop_stack(stack)
+    with bench_stack("us-bench-control-", workers={"control": workers}) as stack:
+        pairs = prepare_users(stack, users)
+        script = stack.run_dir / "seek.lua"
+        script.write_text(LUA.replace("{PAIRS}", "{" + ",".join(f'{{"{t}","{s}"}}' for t, s in pairs) + "}"))
+        before = cpu_snapshot(stack)
+        output = subprocess.run(
+            [
+                wrk,
+                "-t2",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                stack.public_url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        after = cpu_snapshot(stack)
+        used = {k: round(after[k] - before.get(k, 0.0), 1) for k in after}
+        result: dict[str, object] = dict(parse_wrk(output))
+        result["cpu_seconds_by_process"] = dict(sorted(used.items(), key=lambda kv: -kv[1]))
+        result["wall_seconds"] = seconds
+        result["raw"] = output
+        result["profile"] = profile_command_path(stack, *pairs[0])
+        return result
 
 
 def main() -> None:

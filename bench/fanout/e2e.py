@@ -18,19 +18,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import secrets
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.common import bench_stack
 from bench.fanout.client import Device, SseConnection, Tally
-from devtools.database import ensure_database
-from devtools.flacgen import write_flac
 from devtools.stack import Stack
-from tests.conftest import _base_env, stop_stack
 
 
 class E2eConnection(SseConnection):
@@ -192,39 +187,15 @@ async def drive(
 
 
 def run(users: int = 1000, rate: float = 200.0, seconds: float = 20.0) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="us-bench-e2e-") as tmp:
-        root = Path(tmp) / "music"
-        write_flac(
-            root / "Bench" / "a.flac", duration_s=60, title="Bench", artist="B", album="B", sample_rate=8000
-        )
-        env = _base_env(Path(tmp) / "stack", root)
-        env.update(
-            US_RATE_LIMIT_COMMANDS="",
-            US_RATE_LIMIT_QUEUE="",
-            US_RATE_LIMIT_LOGIN="",
-            US_LOG_LEVEL="warning",
-            US_ARGON2_TIME_COST="1",
-            US_ACCESS_TOKEN_KEY=secrets.token_hex(32),
-            US_PUBLIC_URL=f"http://127.0.0.1:{env['US_NGINX_PORT']}",
-            US_CONTROL_INTERNAL_URL=f"http://127.0.0.1:{env['US_CONTROL_PORT']}",
-        )
-        stack = Stack(run_dir=Path(tmp) / "stack", env=env)
-        stack.run_dir.mkdir(parents=True)
-        ensure_database(env["US_DATABASE_URL"])
+    with bench_stack("us-bench-e2e-") as stack:
+
+        async def main() -> dict[str, Any]:
+            pairs, revisions = await prepare(stack, users)
+            return await drive(stack, pairs, revisions, rate, seconds)
+
         try:
-            stack.usctl("db", "upgrade")
-            stack.start()
-            stack.usctl("library", "scan", str(root / "Bench"), "--name", "Bench")
+            import uvloop
 
-            async def main() -> dict[str, Any]:
-                pairs, revisions = await prepare(stack, users)
-                return await drive(stack, pairs, revisions, rate, seconds)
-
-            try:
-                import uvloop
-
-                return uvloop.run(main())
-            except ImportError:
-                return asyncio.run(main())
-        finally:
-            stop_stack(stack)
+            return uvloop.run(main())
+        except ImportError:
+            return asyncio.run(main())

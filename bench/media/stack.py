@@ -8,7 +8,6 @@ file with the same directives minus ``auth_request`` (the ceiling). Media runs w
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,8 @@ import numpy as np
 import soundfile
 from mutagen.flac import FLAC
 
-from devtools.__main__ import dev_env
-from devtools.database import drop_database, ensure_database
-from devtools.stack import Stack, free_port
+from devtools.ephemeral import start_stack, stop_stack
+from devtools.stack import Stack
 
 LIBRARY = "Bench"
 REL_PATH = f"{LIBRARY}/Noise/01 White Noise.flac"
@@ -92,33 +90,18 @@ def start(run_dir: Path, seconds: float, workers: int) -> BenchSetup:
     file_path = music_root / REL_PATH
     size = write_noise_flac(file_path, seconds)
     music_root.chmod(0o755)
-    dev = dev_env()
-    env = {
-        "US_ENV": "test",
-        "US_LOG_LEVEL": "warning",
-        "US_DATABASE_URL": f"{dev['US_DATABASE_URL'].rsplit('/', 1)[0]}/us_bench_{uuid.uuid4().hex[:10]}",
-        "US_REDIS_URL": dev["US_REDIS_URL"],
-        "US_ACCESS_TOKEN_KEY": secrets.token_hex(32),
-        "US_MEDIA_TOKEN_KEY": secrets.token_hex(32),
-        "US_MEDIA_TOKEN_TTL_S": "120",
-        "US_MUSIC_ROOT": str(music_root),
-        "US_SELF_STREAM": "true",
-        "US_RATE_LIMIT_MEDIA_TOKEN": "10000/minute",
-        "US_RATE_LIMIT_COMMANDS": "10000/minute",
-        "US_NGINX_PORT": str(free_port()),
-        "US_CONTROL_PORT": str(free_port()),
-        "US_EVENTS_PORT": str(free_port()),
-        "US_MEDIA_PORT": str(free_port()),
-    }
-    env["US_PUBLIC_URL"] = f"http://127.0.0.1:{env['US_NGINX_PORT']}"
-    env["US_CONTROL_INTERNAL_URL"] = f"http://127.0.0.1:{env['US_CONTROL_PORT']}"
-    stack = BenchStack(run_dir=run_dir / "stack", env=env)
-    stack.workers = {"control": 2, "events": 1, "media": workers}
-    stack.run_dir.mkdir(parents=True)
-    ensure_database(env["US_DATABASE_URL"])
+    stack = start_stack(
+        run_dir / "stack",
+        music_root,
+        workers={"control": 2, "events": 1, "media": workers},
+        stack_class=BenchStack,
+        US_LOG_LEVEL="warning",
+        US_MEDIA_TOKEN_TTL_S="120",
+        US_SELF_STREAM="true",
+        US_RATE_LIMIT_MEDIA_TOKEN="10000/minute",
+        US_RATE_LIMIT_COMMANDS="10000/minute",
+    )
     try:
-        stack.usctl("db", "upgrade")
-        stack.start()
         username = f"bench-{uuid.uuid4().hex[:8]}"
         stack.usctl("user", "add", username, "--password-stdin", stdin=PASSWORD + "\n")
         stack.usctl("library", "scan", str(music_root / LIBRARY), "--name", LIBRARY)
@@ -142,8 +125,7 @@ def start(run_dir: Path, seconds: float, workers: int) -> BenchSetup:
 
 
 def stop(stack: Stack) -> None:
-    stack.stop()
-    drop_database(stack.env["US_DATABASE_URL"])
+    stop_stack(stack)
 
 
 def describe(setup: BenchSetup) -> str:

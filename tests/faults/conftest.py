@@ -62,7 +62,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory, music_root: Path) -> Iterator[
         music_root,
         US_REDIS_URL=redis.url,
         US_DATABASE_URL=postgres.url("us_faults"),
-        **FAULT_SETTINGS,
+        overrides=FAULT_SETTINGS,
     )
     try:
         stack.usctl("library", "scan", str(music_root / "Library"), "--name", "Library")

@@ -18,11 +18,10 @@ from urllib.parse import quote
 
 import pytest
 
-from devtools.database import ensure_database
 from devtools.redis_acl import render_acl_file, service_env, service_redis_url
 from devtools.stack import SERVICES, Stack, free_port
 from devtools.throwaway import ThrowawayRedis
-from tests.conftest import _base_env, stop_stack
+from tests.conftest import start_stack, stop_stack
 
 
 @dataclass
@@ -89,16 +88,13 @@ def locked_stack(
 ) -> Iterator[Stack]:
     """Like ``tests.conftest.start_stack``, plus a Redis user per service (``Stack.service_env``).
     ``stack.env`` keeps the admin URL: usctl and the tests' probes are not services."""
-    run_dir = tmp_path_factory.mktemp("locked-stack")
-    env = _base_env(run_dir, music_root)
-    env.update(US_REDIS_URL=locked_redis.admin_url, US_RATE_LIMIT_MEDIA_TOKEN="3/minute")
-    env["US_PUBLIC_URL"] = f"http://127.0.0.1:{env['US_NGINX_PORT']}"
-    env["US_CONTROL_INTERNAL_URL"] = f"http://127.0.0.1:{env['US_CONTROL_PORT']}"
-    per_service = service_env(locked_redis.service_base_url, locked_redis.passwords)
-    stack = Stack(run_dir=run_dir, env=env, service_env=per_service)
-    ensure_database(env["US_DATABASE_URL"])
-    stack.usctl("db", "upgrade")
-    stack.start()
+    stack = start_stack(
+        tmp_path_factory.mktemp("locked-stack"),
+        music_root,
+        service_env=service_env(locked_redis.service_base_url, locked_redis.passwords),
+        US_REDIS_URL=locked_redis.admin_url,
+        US_RATE_LIMIT_MEDIA_TOKEN="3/minute",
+    )
     try:
         stack.usctl("library", "scan", str(music_root / "Library"), "--name", "Library")
         yield stack

@@ -21,12 +21,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from us_common.bus import SessionCache, session_cache_key
+from us_common.internal import ControlUnavailable, InternalClient
 from us_common.jwt import TokenCodec
 from us_common.timeline import SessionSnapshot
 
 log = structlog.get_logger(__name__)
 
-_SERVICE_TOKEN_TTL_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +75,9 @@ class SessionCacheReader:
         self, redis: Redis, control: httpx.AsyncClient, service_codec: TokenCodec, concurrency: int
     ) -> None:
         self._redis = redis
-        self._control = control
-        self._codec = service_codec
+        self._control = InternalClient(control, service_codec, "events")
         self._limit = asyncio.Semaphore(concurrency)
         self._inflight: dict[str, asyncio.Task[SessionCache | None]] = {}
-        self._token = ""
-        self._token_expires = 0.0
         self.control_fetches = 0
 
     @property
@@ -163,32 +160,18 @@ class SessionCacheReader:
             # Every waiter may have gone (shield drops their callbacks): mark it retrieved.
             task.exception()
 
-    def _service_token(self) -> str:
-        now = time.time()
-        if now >= self._token_expires:
-            self._token = self._codec.encode({"sub": "events"}, ttl_s=_SERVICE_TOKEN_TTL_S, now=now)
-            self._token_expires = now + _SERVICE_TOKEN_TTL_S / 2
-        return self._token
-
     async def _fetch(self, user_uuid: str) -> SessionCache | None:
         async with self._limit:
             self.control_fetches += 1
             try:
-                response = await self._control.get(
-                    f"/internal/sessions/{user_uuid}/cache",
-                    headers={"Authorization": f"Bearer {self._service_token()}"},
-                )
-            except httpx.HTTPError as exc:
-                log.warning("control_fallback_failed", error_type=type(exc).__name__)
+                fields = await self._control.get_json(f"/internal/sessions/{user_uuid}/cache")
+            except ControlUnavailable as exc:
                 raise CacheUnavailable from exc
-        if response.status_code == 404:
+        if fields is None:
             return None
-        if response.status_code != 200:
-            log.warning("control_fallback_failed", status=response.status_code)
-            raise CacheUnavailable
         try:
-            cache = SessionCache.from_fields(response.json())
-        except (ValidationError, ValueError, KeyError, TypeError) as exc:
+            cache = SessionCache.from_fields(fields)
+        except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("control_fallback_unreadable")
             raise CacheUnavailable from exc
         if cache is None:

@@ -1,0 +1,82 @@
+"""Throwaway whole stacks for tests and benchmarks: own database, own ports, own settings.
+
+One way to build one, so the tests, the fault rig and the benchmarks start exactly what
+``./dev up`` starts; ``stop_stack`` stops it and drops its database.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from devtools.__main__ import dev_env
+from devtools.database import drop_database, ensure_database
+from devtools.stack import Stack, free_port
+
+
+def ephemeral_env(music_root: Path, **overrides: str) -> dict[str, str]:
+    """Settings for a new stack: the dev machine's Postgres and Redis, a fresh database name, fresh
+    keys and free ports, quick loops, cheap password hashes; ``overrides`` win."""
+    dev = dev_env()
+    base_url = dev["US_DATABASE_URL"].rsplit("/", 1)[0]
+    env = {
+        "US_ENV": "test",
+        "US_LOG_LEVEL": "info",
+        "US_DATABASE_URL": f"{base_url}/us_test_{uuid.uuid4().hex[:10]}",
+        "US_REDIS_URL": dev["US_REDIS_URL"],
+        "US_ACCESS_TOKEN_KEY": secrets.token_hex(32),
+        "US_MEDIA_TOKEN_KEY": secrets.token_hex(32),
+        "US_MUSIC_ROOT": str(music_root),
+        "US_NGINX_PORT": str(free_port()),
+        "US_CONTROL_PORT": str(free_port()),
+        "US_EVENTS_PORT": str(free_port()),
+        "US_MEDIA_PORT": str(free_port()),
+        "US_PRESENCE_WINDOW_S": "30",
+        "US_SWEEP_INTERVAL_S": "0.5",
+        "US_BEACON_INTERVAL_S": "3",
+        "US_HEARTBEAT_INTERVAL_S": "5",
+        "US_RATE_LIMIT_COMMANDS": "300/10 seconds",
+        "US_RATE_LIMIT_QUEUE": "300/10 seconds",
+        "US_RATE_LIMIT_LOGIN": "10/minute",
+        "US_RATE_LIMIT_MEDIA_TOKEN": "300/minute",
+        # Cheap password hashes: test runs make hundreds of users (production keeps the defaults).
+        "US_ARGON2_TIME_COST": "1",
+        "US_ARGON2_MEMORY_KIB": "8192",
+        **overrides,
+    }
+    env["US_PUBLIC_URL"] = f"http://127.0.0.1:{env['US_NGINX_PORT']}"
+    env["US_CONTROL_INTERNAL_URL"] = f"http://127.0.0.1:{env['US_CONTROL_PORT']}"
+    return env
+
+
+def start_stack(
+    run_dir: Path,
+    music_root: Path,
+    *,
+    workers: dict[str, int] | None = None,
+    service_env: dict[str, dict[str, str]] | None = None,
+    stack_class: type[Stack] = Stack,
+    overrides: Mapping[str, str] | None = None,
+    **settings: str,
+) -> Stack:
+    """Create the database, migrate, start the three services and nginx; ready when it returns.
+    ``overrides`` and ``settings`` (``US_*`` names) win over :func:`ephemeral_env`."""
+    stack = stack_class(run_dir=run_dir, env=ephemeral_env(music_root, **{**(overrides or {}), **settings}))
+    stack.workers.update(workers or {})
+    stack.service_env.update(service_env or {})
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_database(stack.env["US_DATABASE_URL"])
+    try:
+        stack.usctl("db", "upgrade")
+        stack.start()
+    except BaseException:
+        stop_stack(stack)
+        raise
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    stack.stop()
+    drop_database(stack.env["US_DATABASE_URL"])
