@@ -13,6 +13,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,7 @@ from devtools.stack import Stack
 from tests.support import PASSWORD, UserClient, add_user, login, write_library
 
 _user_counter = itertools.count()
-__all__ = ["UserPool", "new_username", "start_stack", "stop_stack"]
+__all__ = ["UserPool", "logged_in_users", "new_username", "start_stack", "stop_stack"]
 
 
 @pytest.fixture(scope="session")
@@ -80,12 +81,13 @@ def user_pool(stack: Stack) -> UserPool:
     return UserPool(stack, granted=400, ungranted=40)
 
 
-@pytest.fixture
-def make_user(stack: Stack, user_pool: UserPool) -> Iterator[Callable[..., UserClient]]:
+@contextmanager
+def logged_in_users(stack: Stack, pool: UserPool) -> Iterator[Callable[..., UserClient]]:
+    """A factory of users from ``pool``, logged in; their HTTP clients close on exit."""
     clients: list[httpx.Client] = []
 
     def factory(grant: bool = True) -> UserClient:
-        username, user_uuid = user_pool.take(stack, grant)
+        username, user_uuid = pool.take(stack, grant)
         token = login(stack, username, PASSWORD)
         http = httpx.Client(
             base_url=stack.public_url, headers={"Authorization": f"Bearer {token}"}, timeout=15
@@ -93,9 +95,17 @@ def make_user(stack: Stack, user_pool: UserPool) -> Iterator[Callable[..., UserC
         clients.append(http)
         return UserClient(stack, username, user_uuid, token, http)
 
-    yield factory
-    for http in clients:
-        http.close()
+    try:
+        yield factory
+    finally:
+        for http in clients:
+            http.close()
+
+
+@pytest.fixture
+def make_user(stack: Stack, user_pool: UserPool) -> Iterator[Callable[..., UserClient]]:
+    with logged_in_users(stack, user_pool) as factory:
+        yield factory
 
 
 @pytest.fixture

@@ -18,13 +18,11 @@ import httpx
 import pytest
 
 from devtools.stack import Stack
-from tests.conftest import UserPool, start_stack, stop_stack
+from tests.conftest import UserPool, logged_in_users, start_stack, stop_stack
 from tests.support import (
-    PASSWORD,
     TEST_LIBRARY,
     LibraryTrack,
     UserClient,
-    login,
     sql,
     write_library,
 )
@@ -152,17 +150,5 @@ def aux_user_pool(aux_stack: Stack) -> UserPool:
 
 @pytest.fixture
 def make_aux_user(aux_stack: Stack, aux_user_pool: UserPool) -> Iterator[Callable[[], UserClient]]:
-    clients: list[httpx.Client] = []
-
-    def factory() -> UserClient:
-        username, user_uuid = aux_user_pool.take(aux_stack, grant=True)
-        token = login(aux_stack, username, PASSWORD)
-        http = httpx.Client(
-            base_url=aux_stack.public_url, headers={"Authorization": f"Bearer {token}"}, timeout=15
-        )
-        clients.append(http)
-        return UserClient(aux_stack, username, user_uuid, token, http)
-
-    yield factory
-    for http in clients:
-        http.close()
+    with logged_in_users(aux_stack, aux_user_pool) as factory:
+        yield factory
