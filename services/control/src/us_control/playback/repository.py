@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -307,10 +307,6 @@ async def set_item_status(db: AsyncSession, item_uuid: UUID | None, status: str)
 # --- likes and listens ---------------------------------------------------------------------
 
 
-async def is_liked(db: AsyncSession, user_uuid: UUID, track_uuid: UUID) -> bool:
-    return await db.get(TrackLike, (user_uuid, track_uuid)) is not None
-
-
 async def add_like(db: AsyncSession, user_uuid: UUID, track_uuid: UUID) -> bool:
     result = await db.execute(
         text(
@@ -338,17 +334,6 @@ async def page_likes(db: AsyncSession, user_uuid: UUID, limit: int, offset: int)
     total = (await db.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
     rows = await db.execute(base.order_by(col(TrackLike.created_at).desc()).limit(limit).offset(offset))
     return list(rows.scalars()), int(total)
-
-
-async def add_listen(db: AsyncSession, user_uuid: UUID, track_uuid: UUID, played_ms: int, at_ms: int) -> None:
-    db.add(
-        Listen(
-            user_uuid=user_uuid,
-            track_uuid=track_uuid,
-            played_ms=played_ms,
-            listened_at=datetime.fromtimestamp(at_ms / 1000, UTC),
-        )
-    )
 
 
 async def page_listens(
