@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 from devtools.ephemeral import start_stack, stop_stack
 from devtools.flacgen import write_flac
-from devtools.stack import Stack
+from devtools.stack import Stack, read_pid
 
 LIBRARY = "Bench"
 
@@ -37,3 +39,30 @@ def bench_stack(prefix: str, workers: dict[str, int] | None = None, **overrides:
             yield stack
         finally:
             stop_stack(stack)
+
+
+def stack_cpu_seconds(stack: Stack) -> dict[str, float]:
+    """Cumulative CPU seconds of this stack's processes by role (Postgres and Redis are the
+    machine's servers: every backend counts, so other load on the box shows up there)."""
+    roles: dict[str, list[psutil.Process]] = {}
+    for role in ("control", "events", "media", "nginx"):
+        pid = stack.master_pid(role) if role != "nginx" else read_pid(stack.pid_file("nginx"))
+        if pid is None:
+            continue
+        master = psutil.Process(pid)
+        roles[role] = [master, *master.children(recursive=True)]
+    for proc in psutil.process_iter(["name"]):
+        name = proc.info["name"] or ""
+        if name.startswith("postgres"):
+            roles.setdefault("postgres", []).append(proc)
+        elif name.startswith("redis-server"):
+            roles.setdefault("redis", []).append(proc)
+    totals: dict[str, float] = {}
+    for role, procs in roles.items():
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            totals[role] = totals.get(role, 0.0) + times.user + times.system
+    return totals

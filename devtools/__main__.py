@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from devtools.stack import ROOT, SERVICES, Stack
+from devtools.deploy import read_env_file
+from devtools.stack import ROOT, SERVICES, Stack, free_port
 
 RUN_DIR = ROOT / "run"
 ENV_FILE = RUN_DIR / "dev.env"
@@ -24,13 +25,7 @@ DEMO_USER = "demo"
 
 
 def load_env_file() -> dict[str, str]:
-    values: dict[str, str] = {}
-    if ENV_FILE.exists():
-        for line in ENV_FILE.read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                values[key.strip()] = value.strip()
-    return values
+    return read_env_file(ENV_FILE) if ENV_FILE.exists() else {}
 
 
 def dev_env() -> dict[str, str]:
@@ -41,6 +36,9 @@ def dev_env() -> dict[str, str]:
         "US_ENV": "dev",
         "US_ACCESS_TOKEN_KEY": secrets.token_hex(32),
         "US_MEDIA_TOKEN_KEY": secrets.token_hex(32),
+        "US_SCROBBLE_TOKEN_KEY": secrets.token_hex(32),
+        # A Maloja on this machine may be a scrobble target of the dev stack (docs/SCROBBLING.md).
+        "US_SCROBBLE_ALLOW_HOSTS": "127.0.0.1,localhost",
         "US_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/us_playback",
         "US_REDIS_URL": "redis://127.0.0.1:6379/0",
         "US_NGINX_PORT": "8080",
@@ -58,6 +56,7 @@ def dev_env() -> dict[str, str]:
     env.update({k: v for k, v in os.environ.items() if k.startswith("US_")})
     if "US_MUSIC_ROOT" not in env:
         env["US_MUSIC_ROOT"] = str(RUN_DIR / "demo-music")
+    env.setdefault("US_COVER_CACHE_DIR", str(RUN_DIR / "covers"))
     env["US_PUBLIC_URL"] = env.get("US_PUBLIC_URL", f"http://127.0.0.1:{env['US_NGINX_PORT']}")
     env["US_CONTROL_INTERNAL_URL"] = f"http://127.0.0.1:{env['US_CONTROL_PORT']}"
     return env
@@ -95,14 +94,50 @@ def prepare(st: Stack) -> None:
 def cmd_up(_: argparse.Namespace) -> int:
     st = stack()
     before = st.running()
+    busy = st.busy_ports()
+    if busy:
+        # Before anything starts: nothing is left half-started.
+        for setting, port in busy.items():
+            print(f"port {port} is in use by another program ({setting}).", file=sys.stderr)
+        example = " ".join(f"{setting}={free_port()}" for setting in busy)
+        print(
+            f"Stop that program, or choose other ports: `{example} ./dev up` (or put them in "
+            f"{ENV_FILE} to keep them).",
+            file=sys.stderr,
+        )
+        return 1
     prepare(st)
-    st.start()
     started = [name for name, pid in before.items() if pid is None]
+    try:
+        st.start()
+    except (RuntimeError, subprocess.CalledProcessError) as failure:
+        for name in started:  # leave nothing half-started: stop what this run started
+            if name in SERVICES:
+                st.stop_service(name)
+            else:
+                st.stop_nginx()
+        print(f"./dev up failed, stopped what it had started: {failure}", file=sys.stderr)
+        return 1
+    ensure_demo_login(st)
     print("already running" if not started else f"started: {', '.join(started)}")
     print(f"\n  UniversalScrobbler Playback: {st.public_url}/")
     print(f"  user: {DEMO_USER}   password: {st.env['US_DEMO_PASSWORD']}")
     print(f"  music root: {st.env['US_MUSIC_ROOT']}\n")
     return 0
+
+
+def ensure_demo_login(st: Stack, username: str = DEMO_USER) -> None:
+    """The printed password must log in. A ``demo`` user made by another checkout (sharing the
+    database) has that checkout's password: set it to this one's, and say so."""
+    password = st.env["US_DEMO_PASSWORD"]
+    form = {"username": username, "password": password}
+    if httpx.post(f"{st.public_url}/auth/token", data=form, timeout=15).status_code == 200:
+        return
+    st.usctl("user", "passwd", username, "--password-stdin", stdin=password + "\n")
+    print(
+        f"note: the database already had a user {username!r} with another password (another "
+        f"checkout's run/dev.env?); it is now this checkout's, printed below."
+    )
 
 
 def cmd_down(_: argparse.Namespace) -> int:
@@ -138,6 +173,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """Deploy a commit onto the running stack with the server's steps (devtools.deploy)."""
+    from devtools.deploy import Deployer, GitSource, run
+    from devtools.deploy_local import LocalHost
+
+    deployer = Deployer(LocalHost(stack()), GitSource(ROOT), keep=args.keep, ready_timeout_s=120)
+    command = "rollback" if args.rollback else "status" if args.commit is None else "deploy"
+    return run(deployer, command, args.commit)
+
+
 def cmd_env(_: argparse.Namespace) -> int:
     """Print the dev settings as shell assignments (for running usctl by hand)."""
     for key, value in sorted(dev_env().items()):
@@ -152,6 +197,11 @@ def main() -> int:
     sub.add_parser("down").set_defaults(handler=cmd_down)
     sub.add_parser("status").set_defaults(handler=cmd_status)
     sub.add_parser("env").set_defaults(handler=cmd_env)
+    deploy = sub.add_parser("deploy")
+    deploy.add_argument("commit", nargs="?", help="a commit of this repository (none: show the history)")
+    deploy.add_argument("--rollback", action="store_true", help="back to the previously deployed release")
+    deploy.add_argument("--keep", type=int, default=3, help="deployed releases to keep under run/releases")
+    deploy.set_defaults(handler=cmd_deploy)
     logs = sub.add_parser("logs")
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("--no-follow", dest="follow", action="store_false")

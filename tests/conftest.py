@@ -13,12 +13,13 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from devtools.cluster import ThrowawayCluster
 from devtools.ephemeral import start_stack, stop_stack
 from devtools.stack import Stack
 from tests.support import PASSWORD, UserClient, add_user, login, write_library
@@ -37,13 +38,20 @@ def music_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, music_root: Path) -> Iterator[Stack]:
+    """``US_TEST_REDIS_CLUSTER=1``: the stack runs on a throwaway Redis Cluster (3 masters, 3
+    replicas) instead of the machine's Redis — ``./dev test`` runs tests/cluster/subset.txt so."""
     run_dir = tmp_path_factory.mktemp("stack")
-    st = start_stack(run_dir, music_root)
-    st.usctl("library", "scan", str(music_root / "Library"), "--name", "Library")
-    try:
+    with ExitStack() as cleanup:
+        settings: dict[str, str] = {}
+        if os.environ.get("US_TEST_REDIS_CLUSTER"):
+            cluster = ThrowawayCluster(tmp_path_factory.mktemp("cluster"))
+            cleanup.callback(cluster.stop)
+            cluster.start()
+            settings["US_REDIS_CLUSTER_URLS"] = cluster.urls
+        st = start_stack(run_dir, music_root, overrides=settings)
+        cleanup.callback(stop_stack, st)
+        st.usctl("library", "scan", str(music_root / "Library"), "--name", "Library")
         yield st
-    finally:
-        stop_stack(st)
 
 
 def new_username(prefix: str = "u") -> str:

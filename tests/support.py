@@ -7,12 +7,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from devtools.flacgen import tiny_png, write_flac
 from devtools.stack import Stack
+from us_common.bus import user_channel
+
+if TYPE_CHECKING:
+    import redis
 
 PASSWORD = "correct horse battery staple"
 
@@ -166,24 +170,45 @@ def sql(stack: Stack, query: str, *args: Any) -> list[Any]:
     return asyncio.run(run())
 
 
+def redis_for(stack: Stack) -> redis.Redis | redis.RedisCluster:
+    """A plain client of the stack's Redis: a cluster client when the stack runs on one."""
+    import redis
+
+    cluster = stack.env.get("US_REDIS_CLUSTER_URLS", "").replace(",", " ").split()
+    if cluster:
+        return redis.RedisCluster.from_url(cluster[0])
+    return redis.Redis.from_url(stack.env["US_REDIS_URL"])
+
+
 class ChannelRecorder:
-    """Subscribes to a user's Redis channel and records every message (for publish counts)."""
+    """Subscribes to a user's Redis channel and records every message (for publish counts);
+    sharded (on the shard that owns the user) when the stack runs on a Redis Cluster."""
 
     def __init__(self, stack: Stack, user_uuid: str) -> None:
         import redis
 
-        self.client = redis.Redis.from_url(stack.env["US_REDIS_URL"])
+        self.client = redis_for(stack)
+        self.sharded = isinstance(self.client, redis.RedisCluster)
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        self.pubsub.subscribe(f"us:user:{user_uuid}")
+        if self.sharded:
+            self.pubsub.ssubscribe(user_channel(user_uuid))
+        else:
+            self.pubsub.subscribe(user_channel(user_uuid))
         self.messages: list[dict[str, Any]] = []
+
+    def _next(self) -> dict[str, Any] | None:
+        if self.sharded:
+            message: dict[str, Any] | None = self.pubsub.get_sharded_message(timeout=0.05)
+            return message
+        return self.pubsub.get_message(timeout=0.05)  # type: ignore[no-any-return]
 
     def drain(self, settle_s: float = 0.3) -> list[dict[str, Any]]:
         import time
 
         deadline = time.monotonic() + settle_s
         while time.monotonic() < deadline:
-            message = self.pubsub.get_message(timeout=0.05)
-            if message and message["type"] == "message":
+            message = self._next()
+            if message and message["type"] in ("message", "smessage"):
                 self.messages.append(json.loads(message["data"]))
                 deadline = time.monotonic() + settle_s
         return self.messages

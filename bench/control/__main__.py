@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 import httpx
 import psutil
 
-from bench.common import bench_stack
-from devtools.stack import Stack, read_pid
+from bench.common import bench_stack, stack_cpu_seconds
+from devtools.stack import Stack
 
 LUA = """
 -- One (token, session) pair per request, round-robin; each pair belongs to its own user.
@@ -41,29 +41,7 @@ end
 
 
 def cpu_snapshot(stack: Stack) -> dict[str, float]:
-    """Cumulative CPU seconds of this stack's processes by role (Postgres and Redis are the
-    machine's servers: every backend counts, so other load on the box shows up there)."""
-    roles: dict[str, list[psutil.Process]] = {}
-    for role in ("control", "events", "media", "nginx"):
-        pid = stack.master_pid(role) if role != "nginx" else read_pid(stack.pid_file("nginx"))
-        if pid is None:
-            continue
-        master = psutil.Process(pid)
-        roles[role] = [master, *master.children(recursive=True)]
-    for proc in psutil.process_iter(["name"]):
-        name = proc.info["name"] or ""
-        if name.startswith("postgres"):
-            roles.setdefault("postgres", []).append(proc)
-        elif name.startswith("redis-server"):
-            roles.setdefault("redis", []).append(proc)
-    totals: dict[str, float] = {}
-    for role, procs in roles.items():
-        for proc in procs:
-            try:
-                times = proc.cpu_times()
-            except psutil.Error:
-                continue
-            totals[role] = totals.get(role, 0.0) + times.user + times.system
+    totals = stack_cpu_seconds(stack)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     totals["wrk (load generator)"] = children.ru_utime + children.ru_stime
     return totals

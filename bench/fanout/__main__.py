@@ -33,23 +33,28 @@ def main() -> None:
     gw.add_argument("--seconds", type=float, default=10.0)
     gw.add_argument("--processes", type=int, default=1, help="client processes")
     gw.add_argument("--json", action="store_true", help="print only the JSON result")
+    gw.add_argument(
+        "--cluster", action="store_true", help="a 3-master Redis Cluster and two events processes (issue 15)"
+    )
     e2e_parser = sub.add_parser("e2e", help="full stack: commands through nginx, 2 devices per user on SSE")
     e2e_parser.add_argument("--users", type=int, default=1000)
     e2e_parser.add_argument("--rate", type=float, default=200.0, help="commands per second")
     e2e_parser.add_argument("--seconds", type=float, default=20.0)
+    e2e_parser.add_argument("--readers", type=int, default=2, help="SSE reader processes")
     args = parser.parse_args()
 
     if args.mode == "e2e":
         from bench.fanout import e2e
 
         _raise_fd_limit(4 * args.users + 4096)
-        figures = e2e.run(args.users, args.rate, args.seconds)
+        figures = e2e.run(args.users, args.rate, args.seconds, args.readers)
         print(json.dumps(figures, indent=2))
         p2s, c2s = figures["press_to_screen_ms"], figures["commit_to_screen_ms"]
         print(
             f"\nend to end: {figures['clients']} SSE clients ({args.users} users × 2 devices) through nginx, "
             f"{figures['commands']} commands at {args.rate:g}/s via 2 control workers; "
-            f"{figures['events_received']}/{figures['events_expected']} events received.\n"
+            f"{figures['events_received']}/{figures['events_expected']} events received; "
+            f"command outcomes {figures['outcomes']}.\n"
             f"press → screen p50 {p2s['p50']} ms, p99 {p2s['p99']} ms, max {p2s['max']} ms; "
             f"commit → screen p50 {c2s['p50']} ms, p99 {c2s['p99']} ms, max {c2s['max']} ms"
         )
@@ -64,7 +69,12 @@ def main() -> None:
             )
         result = gateway.run(
             gateway.GatewayBenchConfig(
-                steps=steps, rate=args.rate, seconds=args.seconds, processes=args.processes, run_dir=Path(tmp)
+                steps=steps,
+                rate=args.rate,
+                seconds=args.seconds,
+                processes=args.processes,
+                run_dir=Path(tmp),
+                cluster=args.cluster,
             )
         )
     if args.json:
@@ -73,7 +83,8 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     publish = result["publish"]
     print(
-        f"\nheld {publish['connections']} connections on one worker; "
+        f"\n{result['redis']}, {result['events_processes']} events process(es) of one worker: "
+        f"held {publish['connections']} connections; "
         f"RSS per idle connection {result.get('rss_per_idle_connection_kib')} KiB; "
         f"publish→receipt at {publish['rate_per_s']:g} msg/s: p50 {publish.get('p50_ms')} ms, "
         f"p99 {publish.get('p99_ms')} ms, max {publish.get('max_ms')} ms "

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
-from us_common.bus import CACHE_TTL_S, STORE_AND_PUBLISH_LUA, session_cache_key, user_channel
+from us_common.bus import CACHE_TTL_S, session_cache_key, store_and_publish_script, user_channel
+from us_common.redis import AnyRedis, create_redis, is_cluster
 
 from .seed import cache_fields
 
@@ -37,6 +36,7 @@ class Device:
 class Tally:
     connected: int = 0
     failed: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # why: a status line, an exception
     closed: int = 0
     sent_at: dict[tuple[int, int], float] = field(default_factory=dict)
     connected_by_user: Counter[int] = field(default_factory=Counter)
@@ -72,7 +72,10 @@ class SseConnection(asyncio.Protocol):
                 return
             self.started = True
             if not self.ready.done():
-                self.ready.set_result(head.startswith(b"HTTP/1.1 200"))
+                ok = head.startswith(b"HTTP/1.1 200")
+                if not ok:
+                    self.tally.failures[head.split(b"\r\n", 1)[0].decode(errors="replace")] += 1
+                self.ready.set_result(ok)
             self.buffer = rest
         *frames, self.buffer = self.buffer.split(b"\n\n")
         for frame in frames:
@@ -80,11 +83,14 @@ class SseConnection(asyncio.Protocol):
             at = frame.find(b"id: ")
             if at < 0:
                 continue
-            rev = int(frame[at + 4 : frame.index(b"\n", at)])
-            sent = self.tally.sent_at.get((self.device.user_index, rev))
-            if sent is not None:
-                self.tally.latencies.append(now - sent)
-                self.tally.received += 1
+            self.on_event(frame, int(frame[at + 4 : frame.index(b"\n", at)]), now)
+
+    def on_event(self, frame: bytes, rev: int, now: float) -> None:
+        """A state event (it has an id) was read at ``now``."""
+        sent = self.tally.sent_at.get((self.device.user_index, rev))
+        if sent is not None:
+            self.tally.latencies.append(now - sent)
+            self.tally.received += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.tally.closed += 1
@@ -100,8 +106,9 @@ async def _connect(device: Device, host: str, port: int, tally: Tally) -> asynci
             lambda: SseConnection(device, host, port, tally, ready), host, port
         )
         ok = await asyncio.wait_for(ready, 30)
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError) as exc:
         ok, transport = False, None
+        tally.failures[type(exc).__name__] += 1
     if not ok:
         tally.failed += 1
         if transport is not None:
@@ -113,14 +120,15 @@ async def _connect(device: Device, host: str, port: int, tally: Tally) -> asynci
 
 
 async def _publish(
-    redis: Redis,
+    redis: AnyRedis,
     devices_by_user: dict[int, Device],
     revs: dict[int, int],
     rate: float,
     seconds: float,
     tally: Tally,
 ) -> int:
-    script = redis.register_script(STORE_AND_PUBLISH_LUA)
+    # SPUBLISH on a cluster, as control does.
+    script = redis.register_script(store_and_publish_script(sharded=is_cluster(redis)))
     users = list(devices_by_user)
     templates: dict[int, dict[str, str]] = {}
     started = time.perf_counter()
@@ -155,7 +163,14 @@ async def _publish(
     return sent
 
 
-async def _serve(pipe: Connection, devices: list[Device], host: str, port: int, redis_url: str) -> None:
+def _port_for(device: Device, ports: tuple[int, ...]) -> int:
+    """A user's devices on different events hosts when there are several."""
+    return ports[device.user_devices.index(device.device_uuid) % len(ports)]
+
+
+async def _serve(
+    pipe: Connection, devices: list[Device], host: str, ports: tuple[int, ...], redis_url: str, cluster_urls: str
+) -> None:
     """Follow the orchestrator's commands: ("connect", n), ("publish", rate, s), ("close",)."""
     tally = Tally()
     transports: list[asyncio.Transport] = []
@@ -163,7 +178,7 @@ async def _serve(pipe: Connection, devices: list[Device], host: str, port: int, 
     for device in devices:
         devices_by_user.setdefault(device.user_index, device)
     revs = dict.fromkeys(devices_by_user, 1)
-    redis = Redis.from_url(redis_url)
+    redis = create_redis(redis_url, cluster_urls=cluster_urls, socket_timeout=5)
     loop = asyncio.get_running_loop()
     try:
         while True:
@@ -172,11 +187,11 @@ async def _serve(pipe: Connection, devices: list[Device], host: str, port: int, 
                 target = min(int(command[1]), len(devices))
                 while len(transports) < target:
                     batch = devices[len(transports) : min(target, len(transports) + 200)]
-                    opened = await asyncio.gather(*(_connect(d, host, port, tally) for d in batch))
+                    opened = await asyncio.gather(*(_connect(d, host, _port_for(d, ports), tally) for d in batch))
                     transports.extend(t for t in opened if t is not None)
                     if len(opened) != sum(t is not None for t in opened):
                         break
-                pipe.send({"connected": len(transports), "failed": tally.failed})
+                pipe.send({"connected": len(transports), "failed": tally.failed, "failures": dict(tally.failures)})
             elif command[0] == "publish":
                 tally.latencies.clear()
                 tally.received = 0
@@ -204,7 +219,9 @@ async def _serve(pipe: Connection, devices: list[Device], host: str, port: int, 
         await redis.aclose()
 
 
-def run(pipe: Connection, devices: list[Device], host: str, port: int, redis_url: str) -> None:
+def run(
+    pipe: Connection, devices: list[Device], host: str, ports: tuple[int, ...], redis_url: str, cluster_urls: str = ""
+) -> None:
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -212,6 +229,6 @@ def run(pipe: Connection, devices: list[Device], host: str, port: int, redis_url
     try:
         import uvloop
 
-        uvloop.run(_serve(pipe, devices, host, port, redis_url))
+        uvloop.run(_serve(pipe, devices, host, ports, redis_url, cluster_urls))
     except ImportError:
-        asyncio.run(_serve(pipe, devices, host, port, redis_url))
+        asyncio.run(_serve(pipe, devices, host, ports, redis_url, cluster_urls))

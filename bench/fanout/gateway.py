@@ -1,5 +1,8 @@
 """Mode "gateway alone": one events worker, a throwaway Redis, N idle SSE clients.
 
+``cluster``: a throwaway Redis Cluster (3 masters + 3 replicas) and two events processes (one
+worker each, standing for two hosts), a user's two devices on different ones; sharded publish.
+
 1. Seeds ``N/2`` users (two devices each) into a throwaway Redis, starts ``us-events`` under
    gunicorn with ONE worker (no nginx, no control: the gateway never needs them on a hit).
 2. Client processes open the connections in steps (1k, then 10k by default); after each step
@@ -24,10 +27,11 @@ from typing import Any
 
 import httpx
 import psutil
-from redis import Redis
+import redis as redis_sync
 
 from bench.fanout import client
 from bench.fanout.seed import cache_fields
+from devtools.cluster import ThrowawayCluster
 from devtools.stack import Stack, free_port
 from devtools.throwaway import ThrowawayRedis
 from us_common.bus import CACHE_TTL_S, session_cache_key
@@ -41,6 +45,7 @@ class GatewayBenchConfig:
     seconds: float
     processes: int
     run_dir: Path
+    cluster: bool = False
 
 
 def _devices(count: int, key: str) -> list[client.Device]:
@@ -54,8 +59,10 @@ def _devices(count: int, key: str) -> list[client.Device]:
     return devices[:count]
 
 
-def _seed(redis_url: str, devices: list[client.Device]) -> None:
-    redis = Redis.from_url(redis_url)
+def _seed(redis_url: str, devices: list[client.Device], cluster_urls: str) -> None:
+    redis: Any = (
+        redis_sync.RedisCluster.from_url(cluster_urls.split(",")[0]) if cluster_urls else redis_sync.Redis.from_url(redis_url)
+    )
     try:
         pipe = redis.pipeline(transaction=False)
         for device in devices[::2]:
@@ -72,17 +79,36 @@ def _seed(redis_url: str, devices: list[client.Device]) -> None:
         redis.close()
 
 
-def _worker_rss(stack: Stack) -> tuple[int, int]:
-    master = stack.master_pid("events")
-    assert master is not None
-    workers = psutil.Process(master).children()
-    assert len(workers) == 1, workers
-    return workers[0].pid, workers[0].memory_info().rss
+def _events(stack: Stack) -> list[str]:
+    return ["events", *stack.replicas]
+
+
+def _worker_rss(stack: Stack) -> tuple[list[int], int]:
+    """The events workers (one per events process) and their RSS together."""
+    pids, rss = [], 0
+    for name in _events(stack):
+        master = stack.master_pid(name)
+        assert master is not None
+        workers = psutil.Process(master).children()
+        assert len(workers) == 1, workers
+        pids.append(workers[0].pid)
+        rss += workers[0].memory_info().rss
+    return pids, rss
 
 
 def _counts(stack: Stack) -> dict[str, Any]:
-    counts: dict[str, Any] = httpx.get(f"{stack.service_url('events')}/debug/counts", timeout=10).json()
-    return counts
+    """``/debug/counts`` of every events process, numbers added up."""
+    total: dict[str, Any] = {}
+    for name in _events(stack):
+        counts = httpx.get(f"{stack.service_url(name)}/debug/counts", timeout=10).json()
+        for key, value in counts.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                total[key] = total.get(key, 0) + value
+            elif isinstance(value, list) and key.startswith("gc_") and key != "gc_long_pauses":  # per generation
+                seen = total.get(key) or [0] * len(value)
+                longest = key.endswith("max_ms")
+                total[key] = [max(a, b) if longest else a + b for a, b in zip(seen, value, strict=True)]
+    return total
 
 
 def _cpu_seconds(watched: dict[str, Any]) -> dict[str, float]:
@@ -90,9 +116,12 @@ def _cpu_seconds(watched: dict[str, Any]) -> dict[str, float]:
         times = process.cpu_times()
         return float(times.user + times.system)
 
-    seconds = {"worker": busy(watched["worker"]), "clients": sum(busy(p) for p in watched["clients"])}
-    if watched["redis"] is not None:
-        seconds["redis"] = busy(watched["redis"])
+    seconds = {
+        "worker": sum(busy(p) for p in watched["workers"]),
+        "clients": sum(busy(p) for p in watched["clients"]),
+    }
+    if watched["redis"]:
+        seconds["redis"] = sum(busy(p) for p in watched["redis"])
     return seconds
 
 
@@ -104,12 +133,18 @@ def _percentile(values: list[float], fraction: float) -> float:
 def run(config: GatewayBenchConfig) -> dict[str, Any]:
     config.run_dir.mkdir(parents=True, exist_ok=True)
     redis = ThrowawayRedis(config.run_dir / "redis", extra=["--maxclients", "1000"])
-    redis.start()
+    cluster = ThrowawayCluster(config.run_dir / "cluster") if config.cluster else None
+    if cluster is not None:
+        cluster.start()
+    else:
+        redis.start()
+    cluster_urls = cluster.urls if cluster is not None else ""
     key = secrets.token_hex(32)
     env = {
         "US_ENV": "test",
         "US_LOG_LEVEL": "warning",
         "US_REDIS_URL": redis.url,
+        "US_REDIS_CLUSTER_URLS": cluster_urls,
         "US_ACCESS_TOKEN_KEY": key,
         "US_MEDIA_TOKEN_KEY": secrets.token_hex(32),
         "US_EVENTS_PORT": str(free_port()),
@@ -119,10 +154,12 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
         "US_CONTROL_INTERNAL_URL": f"http://127.0.0.1:{free_port()}",
     }
     stack = Stack(run_dir=config.run_dir / "stack", env=env, workers={"control": 0, "events": 1, "media": 0})
+    if cluster is not None:
+        stack.replicas["events-b"] = ("events", free_port())
     stack.run_dir.mkdir(parents=True, exist_ok=True)
     total = max(config.steps)
     devices = _devices(total, key)
-    _seed(redis.url, devices)
+    _seed(redis.url, devices, cluster_urls)
     pipes: list[Any] = []
     procs: list[Any] = []
     result: dict[str, Any] = {
@@ -132,9 +169,10 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
         "steps": [],
     }
     try:
-        stack.start_service("events")
-        _wait_ready(stack)
-        worker_pid, rss = _worker_rss(stack)
+        for name in _events(stack):
+            stack.start_service(name)
+            _wait_ready(stack, name)
+        worker_pids, rss = _worker_rss(stack)
         result["rss_empty_mib"] = round(rss / 2**20, 1)
         ctx = multiprocessing.get_context("spawn")
         # Whole users per process: each user's revisions come from one publisher.
@@ -145,7 +183,7 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
             parent, child = ctx.Pipe()
             proc = ctx.Process(
                 target=client.run,
-                args=(child, share, "127.0.0.1", stack.port("events"), redis.url),
+                args=(child, share, "127.0.0.1", tuple(stack.port(n) for n in _events(stack)), redis.url, cluster_urls),
                 daemon=True,
             )
             proc.start()
@@ -165,6 +203,7 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
                     "connections": counts["clients"],
                     "opened_by_clients": sum(a["connected"] for a in answers),
                     "failed": sum(a["failed"] for a in answers),
+                    "failures": {k: v for a in answers for k, v in a["failures"].items()},
                     "ramp_s": round(ramp_s, 1),
                     "rss_mib": round(rss / 2**20, 1),
                     "users": counts["users"],
@@ -176,16 +215,24 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
             per_conn = (high["rss_mib"] - low["rss_mib"]) * 2**20 / (high["connections"] - low["connections"])
             result["rss_per_idle_connection_kib"] = round(per_conn / 1024, 1)
         watched = {
-            "worker": psutil.Process(worker_pid),
-            "redis": psutil.Process(redis.proc.pid) if redis.proc else None,
+            "workers": [psutil.Process(pid) for pid in worker_pids],
+            "redis": [psutil.Process(node.proc.pid) for node in (cluster.nodes if cluster else [redis]) if node.proc],
             "clients": [psutil.Process(proc.pid) for proc in procs],
         }
         cpu_before = _cpu_seconds(watched)
+        publish_started = time.monotonic()  # CLOCK_MONOTONIC: the workers' clock too (Linux)
         load_before = os.getloadavg()[0]
         for pipe in pipes:
             pipe.send(("publish", config.rate / config.processes, config.seconds))
         reports = [pipe.recv() for pipe in pipes]
         cpu_after = _cpu_seconds(watched)
+        publish_ended = time.monotonic()
+        pauses = [
+            p
+            for name in _events(stack)
+            for p in httpx.get(f"{stack.service_url(name)}/debug/counts", timeout=10).json()["gc_long_pauses"]
+            if publish_started <= p[2] <= publish_ended
+        ]
         latencies = [lat for r in reports for lat in r["latencies"]]
         window = config.seconds + 2
         result["publish"] = {
@@ -197,6 +244,8 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
             "expected_receipts": sum(r["expected"] for r in reports),
             "cpu_percent": {k: round(100 * (cpu_after[k] - cpu_before[k]) / window, 1) for k in cpu_after},
             "load_average_before": round(load_before, 2),
+            # Collections that stalled a worker ≥ 5 ms while messages flowed: [generation, ms].
+            "gc_pauses_over_5ms": [p[:2] for p in pauses],
         }
         if latencies:
             result["publish"].update(
@@ -204,8 +253,12 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
                 p99_ms=round(_percentile(latencies, 0.99) * 1000, 2),
                 max_ms=round(max(latencies) * 1000, 2),
             )
+        result["events_processes"] = len(_events(stack))
+        result["redis"] = "cluster, 3 masters + 3 replicas" if cluster is not None else "one Redis"
         result["final_counts"] = {
-            k: v for k, v in _counts(stack).items() if k in ("clients", "users", "frames_dropped")
+            k: v
+            for k, v in _counts(stack).items()
+            if k in ("clients", "users", "frames_dropped", "gc_collections", "gc_pause_max_ms", "gc_pause_total_ms")
         }
         for pipe in pipes:
             pipe.send(("close",))
@@ -215,18 +268,21 @@ def run(config: GatewayBenchConfig) -> dict[str, Any]:
             proc.join(10)
             if proc.is_alive():
                 proc.kill()
-        stack.stop_service("events")
+        for name in _events(stack):
+            stack.stop_service(name)
         redis.stop()
+        if cluster is not None:
+            cluster.stop()
     return result
 
 
-def _wait_ready(stack: Stack, timeout_s: float = 30) -> None:
+def _wait_ready(stack: Stack, name: str = "events", timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{stack.service_url('events')}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{stack.service_url(name)}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(stack.log_file("events").read_text(errors="replace")[-3000:])
+    raise RuntimeError(stack.log_file(name).read_text(errors="replace")[-3000:])

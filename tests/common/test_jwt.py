@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import jwt as pyjwt
 import pytest
 
-from us_common.jwt import TokenCodec, TokenError, TokenKind
+from us_common.jwt import EXPIRY_LEEWAY_S, DecodedTokens, TokenCodec, TokenError, TokenKind
 
 KEY_A = "a" * 16 + "0123456789abcdef0123456789abcdef"
 KEY_B = "b" * 16 + "0123456789abcdef0123456789abcdef"
@@ -104,3 +104,17 @@ def test_wrong_issuer_or_audience_is_invalid() -> None:
     other_issuer = TokenCodec(TokenKind.ACCESS, KEY_A, "someone-else").encode({"sub": "u"}, ttl_s=60)
     with pytest.raises(TokenError, match="invalid"):
         ACCESS.decode(other_issuer)
+
+
+def test_the_memo_refuses_a_remembered_token_once_it_expires() -> None:
+    """Expiry is checked on every use, not only on the first decode (a clock of the test's own)."""
+    now = float(int(time.time()))  # tokens carry whole seconds
+    clock = [now]
+    memo = DecodedTokens(ACCESS, clock=lambda: clock[0])
+    token = ACCESS.encode({"sub": "u"}, ttl_s=60, now=now)
+    assert memo.decode(token)["sub"] == "u"
+    clock[0] = now + 60 + EXPIRY_LEEWAY_S - 0.01
+    assert memo.decode(token)["sub"] == "u"  # remembered, still within the leeway
+    clock[0] = now + 60 + EXPIRY_LEEWAY_S + 0.01
+    with pytest.raises(TokenError, match="expired"):
+        memo.decode(token)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from mutagen.flac import FLAC
 from sqlalchemy.engine import make_url
 
 from devtools.flacgen import write_flac
 from devtools.stack import Stack
+from tests.conftest import UserPool, logged_in_users
 from tests.support import UserClient
 
 
@@ -29,11 +32,25 @@ def new_folder(stack: Stack) -> tuple[Path, str]:
     return folder, f"Lib {token}"
 
 
-def flac(path: Path, title: str, artist: str = "Artist", album: str = "Album", **tags: Any) -> Path:
-    """A short real FLAC (1 s at 8 kHz unless told otherwise)."""
+def flac(
+    path: Path,
+    title: str,
+    artist: str = "Artist",
+    album: str = "Album",
+    extra_tags: dict[str, str] | None = None,
+    **tags: Any,
+) -> Path:
+    """A short real FLAC (1 s at 8 kHz unless told otherwise); ``extra_tags`` are more Vorbis
+    comments (``{"genre": "Rock"}``)."""
     tags.setdefault("sample_rate", 8000)
     duration_s = tags.pop("duration_s", 1.0)
-    return write_flac(path, duration_s=duration_s, title=title, artist=artist, album=album, **tags)
+    written = write_flac(path, duration_s=duration_s, title=title, artist=artist, album=album, **tags)
+    if extra_tags:
+        comments = FLAC(str(written))
+        for key, value in extra_tags.items():
+            comments[key] = value
+        comments.save()
+    return written
 
 
 def scan(stack: Stack, folder: Path | None, name: str | None = None) -> dict[str, Any]:
@@ -51,6 +68,28 @@ def user_of(make_user: Callable[..., UserClient], stack: Stack, library: str) ->
     user = make_user(grant=False)
     stack.usctl("library", "grant", user.username, library)
     return user
+
+
+def scanned_library(stack: Stack, files: list[tuple[str, dict[str, Any]]]) -> str:
+    """A new library of ``(relative path, tags for flac())`` files, scanned; returns its name."""
+    folder, name = new_folder(stack)
+    for rel_path, tags in files:
+        flac(folder / rel_path, **tags)
+    scan(stack, folder, name)
+    return name
+
+
+@contextmanager
+def user_of_new_library(
+    stack: Stack, pool: UserPool, files: list[tuple[str, dict[str, Any]]]
+) -> Iterator[tuple[UserClient, str]]:
+    """A logged-in user granted only a new library of ``files`` (for a module's fixture), and
+    the library's name."""
+    name = scanned_library(stack, files)
+    with logged_in_users(stack, pool) as factory:
+        user = factory(grant=False)
+        stack.usctl("library", "grant", user.username, name)
+        yield user, name
 
 
 def all_tracks(user: UserClient, q: str = "") -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Catalog path rules (``us_control.library.paths``) and the LIKE escaping of search terms."""
+"""Catalog path rules (``us_control.library.paths``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from us_control.library.paths import (
     overlaps,
     track_file,
 )
-from us_control.library.repository import escape_like
 
 
 @pytest.mark.parametrize(
@@ -73,8 +72,3 @@ def test_track_file_refuses_symlinks_that_leave_the_root(tmp_path: Path) -> None
     assert track_file(root, "missing.flac") is None
     assert track_file(root, "../secret.flac") is None
 
-
-def test_escape_like_makes_wildcards_literal() -> None:
-    assert escape_like("100%") == "100\\%"
-    assert escape_like("snake_case") == "snake\\_case"
-    assert escape_like("back\\slash") == "back\\\\slash"

@@ -28,7 +28,7 @@ from devtools.stack import Stack
 from tests.conftest import new_username
 from tests.control.catalog_support import all_tracks, db_rows, flac, music_root, new_folder, scan, user_of
 from tests.support import TEST_LIBRARY, UserClient
-from us_control.library.repository import SCAN_LOCK_KEY
+from us_control.library.scan_repository import SCAN_LOCK_KEY
 
 
 def counts(summary: dict[str, Any]) -> dict[str, int]:
@@ -125,6 +125,7 @@ def test_albums_are_keyed_by_album_artist_and_title_with_fallbacks_for_missing_t
         "duration_ms": 1000,
         "available": True,
         "liked": False,
+        "cover_url": None,
     }
     album_set = owner.get_ok(f"/albums/{albums[('Artist', 'Set')]['album_uuid']}")
     assert [t["title"] for t in album_set["tracks"]] == ["Four", "Five"]
@@ -296,6 +297,46 @@ def test_symlinks_leaving_the_music_root_are_skipped(
     assert set(all_tracks(owner)) == {"Inside Root"}
 
 
+def test_a_big_scan_reads_on_every_core_and_skips_huge_or_truncated_files(
+    stack: Stack, make_user: Callable[..., UserClient]
+) -> None:
+    folder, name = new_folder(stack)
+    template = flac(folder / "000.flac", "Song 0", album="Many", track_number=1)
+    data = template.read_bytes()
+    for n in range(1, 300):
+        copy = folder / f"{n:03d}.flac"
+        copy.write_bytes(data)
+        tags = FLAC(str(copy))
+        tags["title"], tags["tracknumber"] = f"Song {n}", str(n + 1)
+        tags.save()
+    huge = flac(folder / "huge.flac", "Huge")
+    tags = FLAC(str(huge))
+    tags["comment"] = "x" * (5 * 1024 * 1024)
+    tags.save()
+    (folder / "truncated.flac").write_bytes(data[:60])
+    result = stack.usctl("library", "scan", str(folder), "--name", name, "--json", check=False)
+    assert result.returncode == 0, result.stderr
+    assert counts(json.loads(result.stdout)) == {
+        "scanned": 302,
+        "added": 300,
+        "updated": 0,
+        "unchanged": 0,
+        "unavailable": 0,
+        "skipped": 2,
+    }
+    reasons = {s["rel_path"].rsplit("/", 1)[1]: s["reason"] for s in skipped_lines(result.stderr)}
+    assert reasons["huge.flac"] == "tags larger than 4 MiB"
+    assert "corrupt FLAC" in reasons["truncated.flac"]
+    logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    reading = next(line for line in logs if line.get("event") == "scan_reading")
+    cores = len(os.sched_getaffinity(0))
+    assert (reading["files"], reading["processes"]) == (302, cores if cores > 1 else 0)
+    owner = user_of(make_user, stack, name)
+    page = owner.get_ok("/tracks", params={"limit": 3, "offset": 297})
+    assert [t["title"] for t in page["items"]] == ["Song 297", "Song 298", "Song 299"]
+    assert page["total"] == 300
+
+
 # --- refusals --------------------------------------------------------------------------------
 
 
@@ -431,19 +472,21 @@ def test_progress_is_drawn_on_a_terminal_only(stack: Stack) -> None:
     os.close(main)
     assert proc.returncode == 0
     assert b"\r\x1b[Kscanning " + name.encode() + b": scanned=1" in terminal
+    assert b"] 1/1 " in terminal and b" files/s, " in terminal  # the bar, the rate, the time left
     assert "unchanged=1" in proc.stdout
 
 
-def test_cover_flag_follows_embedded_pictures_on_rescan(
-    stack: Stack, make_user: Callable[..., UserClient]
-) -> None:
+def test_cover_follows_embedded_pictures_on_rescan(stack: Stack, make_user: Callable[..., UserClient]) -> None:
     folder, name = new_folder(stack)
     song = flac(folder / "a.flac", "Covered Later")
     scan(stack, folder, name)
     owner = user_of(make_user, stack, name)
-    track_uuid = all_tracks(owner)["Covered Later"]["track_uuid"]
-    assert owner.get(f"/tracks/{track_uuid}/cover").status_code == 404
+    assert all_tracks(owner)["Covered Later"]["cover_url"] is None
     flac(song, "Covered Later", cover=tiny_png((1, 2, 3)))
     assert scan(stack, folder, name)["updated"] == 1
-    cover = owner.get(f"/tracks/{track_uuid}/cover")
-    assert cover.status_code == 200 and cover.content == tiny_png((1, 2, 3))
+    url = all_tracks(owner)["Covered Later"]["cover_url"]
+    cover = owner.get(url)
+    assert cover.status_code == 200 and cover.headers["content-type"] == "image/jpeg"
+    flac(song, "Covered Later")
+    scan(stack, folder, name)
+    assert all_tracks(owner)["Covered Later"]["cover_url"] is None

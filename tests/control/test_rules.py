@@ -145,3 +145,13 @@ def test_stale_reset_keeps_stopped_stopped() -> None:
     assert rules.stale_reset(playing(5000), 10).play_state == PlayState.PAUSED
     assert rules.stale_reset(Timeline(5, PlayState.STOPPED, 0, 10), 10).play_state == PlayState.STOPPED
     assert rules.stale_reset(playing(5000), 10).position_ms == 0
+
+
+def test_presence_online_within_the_window_and_until_a_leave_grace_ends() -> None:
+    presence = rules.Presence(window_ms=30_000, leave_grace_ms=5_000)
+    assert presence.online(100_000, None, 130_000)
+    assert presence.last_heard_ms(100_000, None, 130_001) == 100_000
+    # Leaving: still online (a reload) until the grace ends, then gone since it left.
+    assert presence.online(100_000, 100_000, 104_999)
+    assert presence.last_heard_ms(100_000, 100_000, 105_000) == 100_000
+    assert presence.last_heard_ms(None, None, 7) == 7  # no such device: gone now

@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from devtools.flacgen import write_flac
 from devtools.stack import Stack
 from tests.conftest import new_username, start_stack, stop_stack
 from tests.support import PASSWORD, UserClient, login
@@ -114,16 +115,35 @@ class DevicePage:
         self.wait_for("document.getElementById('conn').dataset.state === 'live'")
         self.wait_for("document.getElementById('app').dataset.rev !== undefined")
 
+    def go(self, route: str) -> None:
+        """Show a view by its route (``#/library/songs``, ``#/queue``, ``#/now`` …)."""
+        self.page.evaluate("(route) => { location.hash = route; }", route)
+        self.wait_for(
+            f"document.getElementById('app').dataset.view !== undefined && location.hash === {json.dumps(route)}"
+        )
+
+    def open_devices(self) -> None:
+        """The "Connect to a device" sheet."""
+        if not self.page.locator("#devices-sheet").evaluate("(d) => d.open"):
+            self.page.click("[data-testid=speaker-line]")
+        self.page.locator("#devices-sheet[open]").wait_for()
+
+    def close_devices(self) -> None:
+        if self.page.locator("#devices-sheet").evaluate("(d) => d.open"):
+            self.page.locator("#devices-sheet .sheet-close").click()
+        self.page.locator("#devices-sheet").wait_for(state="hidden")
+
     def rename(self, name: str) -> None:
-        field_ = self.page.locator("#device-name")
+        """Rename this device in place, in the devices sheet."""
+        self.open_devices()
+        self.page.click("[data-testid=device-row][data-mine=true] [data-testid=device-rename]")
+        field_ = self.page.locator("[data-testid=device-name-input]")
         field_.fill(name)
         field_.press("Enter")
         self.page.locator(
             f"[data-testid=device-row][data-mine=true] [data-testid=device-row-name]:text-is('{name}')"
         ).wait_for()
-
-    def open_tab(self, tab: str) -> None:
-        self.page.click(f"[data-testid=tab-{tab}]")
+        self.close_devices()
 
     def screenshot(self, label: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -216,10 +236,12 @@ def assert_no_script_errors(*devices: DevicePage) -> None:
         assert not unexpected, (device.name, unexpected)
 
 
-def create_users(stack: Stack, count: int) -> list[tuple[str, str]]:
-    """``count`` users granted the test library, made by one ``usctl user import``."""
+def create_users(
+    stack: Stack, count: int, libraries: tuple[str, ...] = ("Library",)
+) -> list[tuple[str, str]]:
+    """``count`` users granted ``libraries``, made by one ``usctl user import``."""
     lines = [
-        {"username": new_username("web"), "password": PASSWORD, "libraries": ["Library"]}
+        {"username": new_username("web"), "password": PASSWORD, "libraries": list(libraries)}
         for _ in range(count)
     ]
     result = stack.usctl("user", "import", "-", stdin="\n".join(json.dumps(line) for line in lines))
@@ -244,11 +266,11 @@ def e2e_users(stack: Stack) -> list[tuple[str, str]]:
     return create_users(stack, 3)
 
 
-@pytest.fixture
-def devices(
-    stack: Stack, e2e_users: list[tuple[str, str]], open_device: Callable[..., DevicePage]
+@contextmanager
+def signed_in_pair(
+    stack: Stack, open_device: Callable[..., DevicePage], username: str, user_uuid: str
 ) -> Iterator[TwoDevices]:
-    username, user_uuid = e2e_users.pop()
+    """One user on two devices (A desktop, B phone), named "Device A" and "Device B"."""
     with api_client(stack, username, user_uuid) as user:
         a = open_device("A", DESKTOP)
         b = open_device("B", PHONE)
@@ -257,6 +279,43 @@ def devices(
             device.rename(f"Device {device.name}")
         yield TwoDevices(user, a, b)
     assert_no_script_errors(a, b)
+
+
+@pytest.fixture
+def devices(
+    stack: Stack, e2e_users: list[tuple[str, str]], open_device: Callable[..., DevicePage]
+) -> Iterator[TwoDevices]:
+    username, user_uuid = e2e_users.pop()
+    with signed_in_pair(stack, open_device, username, user_uuid) as pair:
+        yield pair
+
+
+LONG_TITLE = (
+    "An Extraordinarily Long Song Title That Goes On and On Without Any Mercy for Narrow Screens "
+    "(Extended Remastered Deluxe Anniversary Edition)"
+)
+LONG_WORD = "Supercalifragilisticexpialidociouslyunbreakablewordwithoutanyspacesatallforwrapping"
+
+
+@pytest.fixture(scope="session")
+def long_titles(stack: Stack, music_root: Path) -> str:
+    """A second library whose titles, artists and albums are far longer than any screen:
+    what a real collection has (classical works, deluxe editions). Returns its name."""
+    name = "LongTitles"
+    folder = music_root / name
+    for n, title in enumerate((LONG_TITLE, LONG_WORD, "Short one"), start=1):
+        write_flac(
+            folder / f"{n:02d}.flac",
+            duration_s=20.0,
+            title=title,
+            artist="The Orchestra and Chorus of a Very Long Named Ensemble with Guest Soloists",
+            album=f"{LONG_WORD} — The Complete Recordings, Volume One Hundred",
+            track_number=n,
+            year=2021,
+            sample_rate=8000,
+        )
+    stack.usctl("library", "scan", str(folder), "--name", name)
+    return name
 
 
 @pytest.fixture(scope="module")
@@ -281,14 +340,8 @@ def short_token_devices(
 ) -> Iterator[TwoDevices]:
     """A user of the short-token stack on two devices (A desktop, B phone)."""
     [(username, user_uuid)] = create_users(short_token_stack, 1)
-    with api_client(short_token_stack, username, user_uuid) as user:
-        a = open_device("A", DESKTOP)
-        b = open_device("B", PHONE)
-        for device in (a, b):
-            device.login(short_token_stack.public_url, username)
-            device.rename(f"Device {device.name}")
-        yield TwoDevices(user, a, b)
-    assert_no_script_errors(a, b)
+    with signed_in_pair(short_token_stack, open_device, username, user_uuid) as pair:
+        yield pair
 
 
 def dump(value: Any) -> str:

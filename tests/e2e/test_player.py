@@ -59,8 +59,10 @@ def playing_between(low_ms: float, high_ms: float) -> str:
 
 
 def play_here(device: DevicePage) -> None:
+    device.open_devices()
     device.page.click("[data-testid=device-row][data-mine=true] [data-testid=device-make-speaker]")
     device.wait_for("document.getElementById('app').dataset.speaker === 'true'")
+    device.page.locator("#devices-sheet").wait_for(state="hidden")  # the sheet closes on a choice
 
 
 def test_login_refuses_a_wrong_password(stack: Stack, open_device: Callable[..., DevicePage]) -> None:
@@ -88,7 +90,7 @@ def test_speaker_plays_and_both_devices_follow(devices: TwoDevices) -> None:
 
     # A becomes the speaker and starts "Long Walk" (10 min) from the library.
     play_here(a)
-    a.open_tab("library")
+    a.go("#/library/songs")
     a.page.click("[data-testid=track-row][data-title='Long Walk'] [data-testid=track-play]")
     a.wait_for(
         "!document.getElementById('audio').paused && document.getElementById('audio').currentTime > 0.3"
@@ -109,9 +111,11 @@ def test_speaker_plays_and_both_devices_follow(devices: TwoDevices) -> None:
     assert sa["trackUuid"] == sb["trackUuid"]
     assert same_instant(sa, sb) <= TOLERANCE_MS, (sa, sb)
     assert_audio_at_timeline(a, devices)
-    a.page.wait_for_selector("[data-testid=device-row][data-mine=true][data-active=true]")
-    b.page.wait_for_selector("[data-testid=device-row][data-mine=false][data-active=true]")
+    a.page.wait_for_selector("[data-testid=device-row][data-mine=true][data-active=true]", state="attached")
+    b.page.wait_for_selector("[data-testid=device-row][data-mine=false][data-active=true]", state="attached")
 
+    # B (a phone) opens the full-screen player: every control is there.
+    b.go("#/now")
     # Seek on B by dragging the progress bar to about the middle: A's audio jumps there.
     box = b.page.locator("#progress").bounding_box()
     assert box is not None
@@ -176,8 +180,8 @@ def test_speaker_plays_and_both_devices_follow(devices: TwoDevices) -> None:
     a_requests = len(a.media_requests)
     time.sleep(0.5)
     assert len(a.media_requests) == a_requests, "the old speaker still fetches audio"
-    b.page.wait_for_selector("[data-testid=device-row][data-mine=true][data-active=true]")
-    a.page.wait_for_selector("[data-testid=device-row][data-mine=false][data-active=true]")
+    b.page.wait_for_selector("[data-testid=device-row][data-mine=true][data-active=true]", state="attached")
+    a.page.wait_for_selector("[data-testid=device-row][data-mine=false][data-active=true]", state="attached")
     sa, sb = a.state(), b.state()
     assert same_instant(sa, sb) <= TOLERANCE_MS, (sa, sb)
     a.screenshot("speaker-b")
@@ -187,12 +191,15 @@ def test_speaker_plays_and_both_devices_follow(devices: TwoDevices) -> None:
 def test_like_queue_next_prev_and_options_from_either_device(devices: TwoDevices) -> None:
     a, b = devices.both()
     # B (the phone) makes A the speaker from its device list, then plays the album "First Light".
+    b.open_devices()
     b.page.click(
         f"[data-testid=device-row][data-device-uuid='{a.device_uuid}'] [data-testid=device-make-speaker]"
     )
     a.wait_for("document.getElementById('app').dataset.speaker === 'true'")
-    b.open_tab("library")
+    b.go("#/library/albums")
     b.page.click("[data-testid=album-row][data-title='First Light'] [data-testid=album-play]")
+    a.go("#/queue")
+    b.go("#/queue")
     for device in (a, b):
         device.wait_for("document.getElementById('np-title').textContent === 'Dawn'")
         device.wait_for("document.querySelectorAll('[data-testid=queue-item]').length === 4")
@@ -205,15 +212,14 @@ def test_like_queue_next_prev_and_options_from_either_device(devices: TwoDevices
         "!document.getElementById('np-cover').hidden && document.getElementById('np-cover').naturalWidth > 0"
     )
 
-    # Like on A → B shows it within a second.
-    started = time.monotonic()
+    # Like on A → B shows it (by the like event; how fast is bench/'s question, not a test's).
     a.page.click("[data-testid=btn-like]")
-    b.wait_for("document.getElementById('btn-like').getAttribute('aria-pressed') === 'true'", timeout_ms=1000)
-    assert time.monotonic() - started < 1.0
+    b.wait_for("document.getElementById('btn-like').getAttribute('aria-pressed') === 'true'")
     assert a.state()["liked"]
 
-    # Next on B → both show Noon and A plays it; prev on A → Dawn again.
+    # Next on B (its full-screen player) → both show Noon and A plays it; prev on A → Dawn again.
     dawn_src = a.state()["audio"]["src"]
+    b.go("#/now")
     b.page.click("[data-testid=btn-next]")
     for device in (a, b):
         device.wait_for("document.getElementById('np-title').textContent === 'Noon'")
@@ -225,9 +231,14 @@ def test_like_queue_next_prev_and_options_from_either_device(devices: TwoDevices
     )
     assert a.state()["audio"]["src"] != dawn_src
     assert not b.state()["liked"]  # Noon is not liked
+    # Prev more than 3 s into a song restarts it; paused at 0 it goes back, however slow we are.
+    devices.user.command_ok("pause")
+    devices.user.command_ok("seek", {"position_ms": 0})
+    a.wait_for("document.getElementById('app').dataset.playState === 'paused'")
     a.page.click("[data-testid=btn-prev]")
     for device in (a, b):
         device.wait_for("document.getElementById('np-title').textContent === 'Dawn'")
+    devices.user.command_ok("play")
     a.wait_for(
         f"document.getElementById('audio').getAttribute('src').includes('{track_uuid(devices, 'Dawn')}')"
     )
@@ -257,18 +268,20 @@ def test_like_queue_next_prev_and_options_from_either_device(devices: TwoDevices
     a.wait_for("document.getElementById('btn-repeat').dataset.mode === 'off'")
 
     # Remove "Evening" from the queue on B → A's queue follows; "play next" puts Señal after Dawn.
-    b.open_tab("queue")
+    b.go("#/queue")
     evening = track_uuid(devices, "Evening")
     b.page.click(f"[data-testid=queue-item][data-track-uuid='{evening}'] [data-testid=queue-remove]")
     a.wait_for("document.querySelectorAll('[data-testid=queue-item]').length === 3")
-    b.open_tab("library")
+    b.go("#/library/songs")
     b.page.click("[data-testid=track-row][data-title='Señal'] [data-testid=track-next]")
     a.wait_for("document.querySelectorAll('[data-testid=queue-item]').length === 4")
     titles = a.page.locator("[data-testid=queue-title]").all_inner_texts()
     assert titles[:2] == ["Dawn", "Señal"], titles
 
     # The speaker reports the end of a track: seek Dawn (40 s) close to its end; Señal follows.
+    rev = a.state()["rev"]
     a.page.locator("body").press("ArrowRight")  # +10 s from the keyboard, then a precise seek
+    a.wait_for(f"Number(document.getElementById('app').dataset.rev) > {rev}")  # landed first
     devices.user.command_ok("seek", {"position_ms": 38_500})
     for device in (a, b):
         device.wait_for("document.getElementById('np-title').textContent === 'Señal'", timeout_ms=6000)

@@ -77,6 +77,45 @@ def test_clock_estimate_projection_and_moves(stack: Stack, open_device: Callable
     assert result["seeked"] is True and result["pausedMove"] is True and result["nextItem"] is True
 
 
+ERROR_CASES = """async () => {
+  const { ApiError } = await import('/static/js/api.js');
+  const { describe } = await import('/static/js/errors.js');
+  const validation = [{ type: 'string_too_long', loc: ['query', 'q'], msg: 'String should have at most 200 characters' }];
+  return {
+    validation: describe(new ApiError(422, validation), 'search'),
+    endOfQueue: describe(new ApiError(409, 'end of queue: there is no next track'), 'skip to the next song'),
+    noSpeaker: describe(new ApiError(409, 'no active speaker: choose a speaker, or send device_uuid to play on this device'), 'play'),
+    unknown409: describe(new ApiError(409, 'some new rule with_internal_words'), 'play'),
+    missingItem: describe(new ApiError(404, 'queue item not found'), 'remove the song'),
+    tooMany: describe(new ApiError(429, 'rate limited', '7'), 'add to the queue'),
+    down: describe(new ApiError(503, 'database unavailable'), 'play'),
+    network: describe(new ApiError(0, 'network error')),
+    timeout: describe(new ApiError(0, 'request timed out', null, { timedOut: true })),
+    bug: describe(new TypeError('x is undefined')),
+  };
+}"""
+
+
+def test_errors_read_as_sentences_never_as_server_text(
+    stack: Stack, open_device: Callable[..., DevicePage]
+) -> None:
+    device = open_device("errors")
+    device.page.goto(stack.public_url)
+    said: dict[str, str] = device.page.evaluate(ERROR_CASES)
+    assert said["validation"] == "Couldn’t search: the server did not accept what was sent."
+    assert said["endOfQueue"] == "Couldn’t skip to the next song: that was the last song in the queue."
+    assert "Pick one under “Connect to a device”" in said["noSpeaker"]
+    assert said["unknown409"] == "Couldn’t play: another device changed things at the same moment. Try again."
+    assert said["missingItem"] == "Couldn’t remove the song: that song has already left the queue."
+    assert said["tooMany"] == "Couldn’t add to the queue: too many requests. Try again in 7 s."
+    assert said["down"] == "Couldn’t play: the server has a problem. Try again shortly."
+    assert said["network"] == "The server cannot be reached."
+    assert said["timeout"] == "The server took too long to answer."
+    assert said["bug"].startswith("Something went wrong in this page")
+    raw = ("String should", "device_uuid", "with_internal_words", "database", "undefined")
+    assert not [text for text in said.values() for word in raw if word in text], said
+
+
 def test_device_uuid_is_stable_and_two_tabs_are_two_devices(
     stack: Stack, e2e_users: list[tuple[str, str]], open_device: Callable[..., DevicePage]
 ) -> None:
@@ -96,7 +135,7 @@ def test_device_uuid_is_stable_and_two_tabs_are_two_devices(
     second_page.wait_for_selector("#app:not([hidden])")
     second_uuid = second_page.get_attribute("#app", "data-device-uuid")
     assert second_uuid and second_uuid != uuid_before
-    second_page.wait_for_selector("[data-testid=device-row] >> nth=1")
+    second_page.wait_for_selector("[data-testid=device-row] >> nth=1", state="attached")
     rows = second_page.locator("[data-testid=device-row]").evaluate_all(
         "rows => rows.map(r => [r.dataset.deviceUuid, r.dataset.mine])"
     )

@@ -2,8 +2,8 @@
 and a view of every events worker through its loopback debug endpoint.
 
 Until control's session routes are used, tests play control's part: they write
-``us:session:{user}`` and publish on ``us:user:{user}`` with the same Lua script
-(``us_common.bus.STORE_AND_PUBLISH_LUA``), for fresh users nobody else touches.
+the user's session hash and publish on the user's channel with the same Lua script
+(``us_common.bus.store_and_publish_script``), for fresh users nobody else touches.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ import pytest
 import redis
 
 from devtools.stack import Stack
-from us_common.bus import CACHE_TTL_S, STORE_AND_PUBLISH_LUA, SessionCache, session_cache_key, user_channel
+from tests.support import redis_for
+from us_common.bus import (
+    SessionCache,
+    session_cache_key,
+    store_and_publish_call,
+    store_and_publish_script,
+    user_channel,
+)
 from us_common.jwt import TokenCodec, TokenKind
 from us_common.timeline import Actions, PlayState, RepeatMode, SessionSnapshot, TrackPublic
 
@@ -46,7 +53,7 @@ def access_token(env: dict[str, str], user_uuid: str, ttl_s: int = 3600) -> str:
 class CachedSession:
     """One user's session as control caches it; ``store`` commits a new revision."""
 
-    redis: redis.Redis
+    redis: redis.Redis | redis.RedisCluster
     env: dict[str, str]
     user_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     session_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -55,6 +62,8 @@ class CachedSession:
     title: str = "Dawn"
     position_ms: int = 0
     play_state: PlayState = PlayState.PAUSED
+    # A Redis Cluster client (tests/cluster): sharded publish, as control does there.
+    sharded: bool = False
 
     @property
     def token(self) -> str:
@@ -113,24 +122,17 @@ class CachedSession:
             device_uuids=frozenset(self.device_uuids),
         )
         message = json.dumps({"rev": rev, "type": message_type, "ts": now_ms()}) if message_type else ""
-        fields = [item for pair in cache.to_fields().items() for item in pair]
-        self.redis.eval(
-            STORE_AND_PUBLISH_LUA,
-            1,
-            session_cache_key(self.user_uuid),
-            rev,
-            CACHE_TTL_S,
-            user_channel(self.user_uuid),
-            message,
-            *fields,
-        )
+        keys, args = store_and_publish_call(self.user_uuid, cache, message)
+        self.redis.eval(store_and_publish_script(self.sharded), len(keys), *keys, *args)
         return rev
 
     def publish_only(self, rev: int, message_type: str = "timeline") -> None:
         """A message without a cache write (a re-send, or one published out of order)."""
-        self.redis.publish(
-            user_channel(self.user_uuid), json.dumps({"rev": rev, "type": message_type, "ts": now_ms()})
-        )
+        channel, data = user_channel(self.user_uuid), json.dumps({"rev": rev, "type": message_type, "ts": now_ms()})
+        if self.sharded:
+            self.redis.spublish(channel, data)
+        else:
+            self.redis.publish(channel, data)
 
     def forget(self) -> None:
         with contextlib.suppress(redis.RedisError):
@@ -138,15 +140,15 @@ class CachedSession:
 
 
 @pytest.fixture
-def redis_client(stack: Stack) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(stack.env["US_REDIS_URL"])
+def redis_client(stack: Stack) -> Iterator[redis.Redis | redis.RedisCluster]:
+    client = redis_for(stack)
     yield client
     client.close()
 
 
 @pytest.fixture
-def cached_session(stack: Stack, redis_client: redis.Redis) -> Iterator[CachedSession]:
-    session = CachedSession(redis_client, stack.env)
+def cached_session(stack: Stack, redis_client: redis.Redis | redis.RedisCluster) -> Iterator[CachedSession]:
+    session = CachedSession(redis_client, stack.env, sharded=isinstance(redis_client, redis.RedisCluster))
     session.store(None)
     yield session
     session.forget()

@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 from devtools.stack import Stack
 from tests.conftest import UserPool
 from tests.support import PASSWORD, login, sql
+from us_common.bus import user_channel
 
 TRACK_TITLE = "Long Walk"  # 10 minutes: seeks to fresh positions never clamp to the end
 STATE_EVENTS = {"snapshot", "timeline_update", "speaker_change", "queue_change", "options_change", "like"}
@@ -260,7 +261,7 @@ class ChannelWatch:
 
     def __init__(self, redis_url: str, user_uuid: str) -> None:
         self.redis_url = redis_url
-        self.channel = f"us:user:{user_uuid}"
+        self.channel = user_channel(user_uuid)
         self.revs: list[int] = []
         self.subscribed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -408,14 +409,15 @@ class Scene:
         )
         return int(rows[0][0])
 
-    def applied_revisions(self) -> list[int]:
+    def applied_events(self) -> dict[str, int]:
+        """``client_event_uuid`` → the revision it was applied at, since the ledger started."""
         rows = sql(
             self.stack,
-            "SELECT revision FROM applied_event WHERE user_uuid = $1 AND revision > $2 ORDER BY revision",
+            "SELECT client_event_uuid, revision FROM applied_event WHERE user_uuid = $1 AND revision > $2",
             uuid.UUID(self.user_uuid),
             self.start_rev,
         )
-        return [int(row[0]) for row in rows]
+        return {str(row[0]): int(row[1]) for row in rows}
 
     # -- the verdict --
 
@@ -429,9 +431,17 @@ class Scene:
         acked = driver.acked
         # None lost, none doubled: one revision per command that got a 200, each applied once.
         assert final_rev - self.start_rev == len(acked), (self.start_rev, final_rev, len(acked))
-        applied = await asyncio.to_thread(self.applied_revisions)
-        assert applied == list(range(self.start_rev + 1, final_rev + 1)), applied
-        assert sorted(c.revision for c in acked if c.revision is not None) == applied
+        applied = await asyncio.to_thread(self.applied_events)
+        assert sorted(applied.values()) == list(range(self.start_rev + 1, final_rev + 1)), applied
+        assert set(applied) == {c.event_uuid for c in acked}, "a command applied without a 200, or not at all"
+        for c in acked:
+            assert c.revision is not None
+            # A retry of a command that had committed gets the current state, so a later revision.
+            assert c.revision == applied[c.event_uuid] if c.first_try else c.revision >= applied[c.event_uuid], (
+                c.outcomes,
+                c.revision,
+                applied[c.event_uuid],
+            )
         assert driver.statuses["500"] == 0, driver.statuses
         # Every client ends on the database's final revision, having seen only increasing ones.
         converged = await asyncio.gather(*(r.wait_for(final_rev, converge_within_s) for r in self.recorders))
@@ -518,6 +528,17 @@ async def wait_for_new_workers(stack: Stack, service: str, old: set[int], timeou
         assert time.monotonic() < deadline, f"{service}: workers {pids} still include {old}"
         await asyncio.sleep(0.1)
     await asyncio.to_thread(stack.wait_ready, timeout_s, (service,))
+
+
+async def media_url(scene: Scene) -> str:
+    """A media URL for the speaker (device A) and the current track."""
+    session = (await scene.http.get(f"/sessions/{scene.user_uuid}")).json()
+    response = await scene.http.post(
+        f"/sessions/{scene.session_uuid}/media-token",
+        json={"device_uuid": scene.commanders[0], "track_uuid": session["track_uuid"]},
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["url"])
 
 
 async def register(http: httpx.AsyncClient, name: str) -> str:

@@ -24,6 +24,7 @@ from tests.faults.conftest import FaultRig
 from tests.faults.harness import (
     Scene,
     debug_clients,
+    media_url,
     register,
     stalled_sse_socket,
     wait_for_new_workers,
@@ -38,17 +39,6 @@ LONG_WALK = next(t for t in TEST_LIBRARY if t.title == "Long Walk")
 
 def music_file(rig: FaultRig) -> Path:
     return Path(rig.stack.env["US_MUSIC_ROOT"]) / "Library" / LONG_WALK.rel_path
-
-
-async def media_url(scene: Scene) -> str:
-    """A media URL for the speaker (device A) and the current track."""
-    session = (await scene.http.get(f"/sessions/{scene.user_uuid}")).json()
-    response = await scene.http.post(
-        f"/sessions/{scene.session_uuid}/media-token",
-        json={"device_uuid": scene.commanders[0], "track_uuid": session["track_uuid"]},
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["url"])
 
 
 def slow_download(stack: Stack, url: str, seconds: float, extra_headers: str = "") -> tuple[int, bytes]:
@@ -195,7 +185,17 @@ async def test_nginx_reloaded_during_streams_and_downloads(rig: FaultRig, scene:
     rig.record("nginx reloaded x2 (streams + downloads)", report)
     assert [r.connects for r in scene.recorders] == connects, "a stream was cut by the reload"
     print(f"nginx: {len(draining)} old workers still draining streams after the reloads")  # noqa: T201
-    assert set(report.statuses) == {"200"}, report.statuses
+    # The streams were never cut because the workers from before the reloads keep them: some of
+    # those are still draining (workers of the first reload may be closing idle keep-alives too).
+    assert set(draining) & before, (draining, before)
+    # No command got an HTTP error. A worker that shuts down closes its idle keep-alive
+    # connections, and a request the client wrote on one at that instant never reached nginx: the
+    # client sees the connection end (RFC 9112 §9.3.1; browsers retry it themselves). The driver
+    # retries it as itself and verify() above proved each command applied once — so those, and
+    # only those, are allowed, a few per reload.
+    cut = {k: v for k, v in report.statuses.items() if k != "200"}
+    assert set(cut) <= {"ReadError", "RemoteProtocolError"}, report.statuses
+    assert sum(cut.values()) <= 4, report.statuses
 
 
 # --- 6. slow and stalled SSE clients ---------------------------------------------------------------
@@ -295,6 +295,7 @@ async def test_graceful_restart(rig: FaultRig, scene: Scene, service: str) -> No
     if service == "media":
         async with httpx.AsyncClient(base_url=stack.public_url) as player:
             during = [(await player.get(url)).status_code]
+        assert during == [503], during  # a verifier that is down is "try again", not a 500
     await asyncio.to_thread(stack.start_service, service)
     await wait_for_new_workers(stack, service, old)
     await asyncio.sleep(1.5)

@@ -8,11 +8,9 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-import redis
-
 from devtools.stack import Stack
 from tests.media.conftest import Speaker, media_codec, media_epoch, start_speaker
-from tests.support import ChannelRecorder, UserClient, sql
+from tests.support import ChannelRecorder, UserClient, redis_for, sql
 from us_common.bus import media_track_key
 
 
@@ -54,9 +52,9 @@ def test_a_mint_publishes_nothing(stack: Stack, speaker: Speaker) -> None:
 
 def test_a_mint_caches_the_catalog_path_for_the_verifier(stack: Stack, speaker: Speaker) -> None:
     assert speaker.mint().status_code == 200
-    client = redis.Redis.from_url(stack.env["US_REDIS_URL"])
+    client = redis_for(stack)
     try:
-        key = media_track_key(speaker.track["track_uuid"])
+        key = media_track_key(speaker.user.user_uuid, speaker.track["track_uuid"])
         rel_path = sql(
             stack, "SELECT rel_path FROM track WHERE track_uuid = $1", uuid.UUID(speaker.track["track_uuid"])
         )

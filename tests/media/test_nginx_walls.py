@@ -1,7 +1,8 @@
 """The project's nginx config on its own, with a stand-in verifier that answers whatever path a
 test asks for: proves nginx's second wall (the ``map`` refusing ``..`` and absolute paths) holds
 even if the verifier were wrong, that raw UTF-8 in ``X-Media-Path`` opens the right file, and
-that nginx passes 401/403 from the verifier through (and turns anything else into a 500)."""
+that nginx passes 401/403 from the verifier through (anything else is nginx's 500, which the
+site maps to a 503 with Retry-After so players retry)."""
 
 from __future__ import annotations
 
@@ -111,6 +112,10 @@ def test_401_and_403_pass_through(walls: tuple[str, Path], status: int) -> None:
     assert b"fLaC" not in response.content
 
 
-def test_any_other_verifier_status_is_a_500(walls: tuple[str, Path]) -> None:
-    """Why /verify answers only 200, 401 or 403 (STYLE.md point 4)."""
-    assert fetch(walls, 404, b"ok.flac").status_code == 500
+def test_any_other_verifier_status_is_a_503_to_retry(walls: tuple[str, Path]) -> None:
+    """Why /verify answers only 200, 401 or 403 (STYLE.md point 4): anything else fails the
+    auth_request (nginx's 500), which the site turns into a 503 to retry — never the file."""
+    response = fetch(walls, 404, b"ok.flac")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert b"fLaC" not in response.content

@@ -4,10 +4,10 @@ on its very next request — Range re-requests of a file already playing include
 from __future__ import annotations
 
 import httpx
-import redis
 
 from devtools.stack import Stack
 from tests.media.conftest import Speaker, media_epoch
+from tests.support import redis_for
 from us_common.bus import session_cache_key
 
 
@@ -54,7 +54,7 @@ def test_a_lost_session_cache_is_rebuilt_from_postgres(
     stack: Stack, speaker: Speaker, player: httpx.Client
 ) -> None:
     url = speaker.url()
-    client = redis.Redis.from_url(stack.env["US_REDIS_URL"])
+    client = redis_for(stack)
     try:
         client.delete(session_cache_key(speaker.user.user_uuid))
         # Redis misses: media asks control, which answers from Postgres and refills the cache.
@@ -77,7 +77,7 @@ def test_a_stale_cache_behind_a_newer_token_is_checked_against_postgres(
     phone = speaker.user.register_device("phone")
     speaker.user.post_ok(f"/sessions/{speaker.user.user_uuid}/speaker", {"device_uuid": phone})
     url = speaker.mint(device_uuid=phone).json()["url"]
-    client = redis.Redis.from_url(stack.env["US_REDIS_URL"])
+    client = redis_for(stack)
     try:
         key = session_cache_key(speaker.user.user_uuid)
         epoch = int(client.hget(key, "media_epoch") or 0)
@@ -93,9 +93,9 @@ def test_a_lost_path_cache_is_asked_from_control(
     from us_common.bus import media_track_key
 
     url = speaker.url()
-    client = redis.Redis.from_url(stack.env["US_REDIS_URL"])
+    client = redis_for(stack)
     try:
-        client.delete(media_track_key(speaker.track["track_uuid"]))
+        client.delete(media_track_key(speaker.user.user_uuid, speaker.track["track_uuid"]))
         response = player.get(url, headers={"Range": "bytes=0-3"})
         assert response.status_code == 206 and response.content == b"fLaC"
     finally:

@@ -77,8 +77,11 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(
             CHECKS,
             "--max-examples",
             "30",
+            # One worker: with two threads, Python 3.11's ast.parse (hypothesis describing a
+            # filter lambda) can fail with "AST constructor recursion depth mismatch" — an error
+            # of the tool, reported as an error of the run.
             "--workers",
-            "2",
+            "1",
             "--seed",
             "8",
             "--request-timeout",

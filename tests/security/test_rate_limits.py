@@ -14,7 +14,7 @@ import psutil
 from devtools.stack import Stack
 from tests.support import UserClient
 
-LIMIT = 300  # the session stack's US_RATE_LIMIT_COMMANDS: 300/10 seconds
+LIMIT = 300  # the session stack's US_RATE_LIMIT_COMMANDS: 300/minute
 SENT = 450
 
 

@@ -27,15 +27,22 @@ from devtools.stack import ROOT, SERVICES, Stack, free_port
 from devtools.throwaway import ThrowawayRedis
 from tests.security.conftest import LockedRedis
 from tests.support import PASSWORD, add_user, login, sse_events
+from us_common.bus import (
+    RATE_LIMIT_PREFIX,
+    media_refusals_key,
+    media_track_key,
+    session_cache_key,
+    user_channel,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
 WRITES: list[tuple[str, ...]] = [
-    ("PUBLISH", "us:user:x", "{}"),
-    ("SET", "us:media:track:x", "evil"),
-    ("HSET", "us:session:x", "rev", "999"),
-    ("DEL", "us:session:x"),
-    ("EXPIRE", "us:session:x", "1"),
+    ("PUBLISH", user_channel("x"), "{}"),
+    ("SET", media_track_key("x", "t"), "evil"),
+    ("HSET", session_cache_key("x"), "rev", "999"),
+    ("DEL", session_cache_key("x")),
+    ("EXPIRE", session_cache_key("x"), "1"),
     ("EVAL", "return 1", "0"),
     ("FLUSHALL",),
     ("CONFIG", "SET", "appendonly", "no"),
@@ -67,36 +74,36 @@ def admin(locked_redis: LockedRedis) -> Iterator[redis.Redis]:
 def test_events_and_media_cannot_publish_or_write(
     locked_redis: LockedRedis, admin: redis.Redis, service: str
 ) -> None:
-    admin.hset("us:session:x", mapping={"rev": "1"})
-    admin.set("us:media:track:x", "Alpha/a.flac")
+    admin.hset(session_cache_key("x"), mapping={"rev": "1"})
+    admin.set(media_track_key("x", "t"), "Alpha/a.flac")
     client = connect(locked_redis, service)
     try:
         denied = [" ".join(command[:1]) for command in WRITES if refused(client, *command)]
         assert denied == [command[0] for command in WRITES], denied
         # What it is for still works.
         if service == "events":
-            assert client.hgetall("us:session:x") == {b"rev": b"1"}
+            assert client.hgetall(session_cache_key("x")) == {b"rev": b"1"}
             pubsub = client.pubsub()  # type: ignore[no-untyped-call]
-            pubsub.subscribe("us:user:x")  # allowed channel
+            pubsub.subscribe(user_channel("x"))  # allowed channel
             pubsub.close()
-            assert refused(client, "GET", "us:media:track:x")  # not its key
+            assert refused(client, "GET", media_track_key("x", "t"))  # not its key
         else:
-            assert client.hmget("us:session:x", ["rev"]) == [b"1"]
-            assert client.get("us:media:track:x") == b"Alpha/a.flac"
-            assert refused(client, "SUBSCRIBE", "us:user:x")
-            assert refused(client, "GET", "us:ratelimit:x")
+            assert client.hmget(session_cache_key("x"), ["rev"]) == [b"1"]
+            assert client.get(media_track_key("x", "t")) == b"Alpha/a.flac"
+            assert refused(client, "SUBSCRIBE", user_channel("x"))
+            assert refused(client, "GET", f"{RATE_LIMIT_PREFIX}:x")
     finally:
         client.close()
-    assert admin.hget("us:session:x", "rev") == b"1"
+    assert admin.hget(session_cache_key("x"), "rev") == b"1"
 
 
 def test_control_writes_only_its_own_keys(locked_redis: LockedRedis) -> None:
     client = connect(locked_redis, "control")
     try:
-        assert client.set("us:media:track:y", "x") and client.publish("us:user:y", "{}") == 0
+        assert client.set(media_track_key("y", "t"), "x") and client.publish(user_channel("y"), "{}") == 0
         for command in (("SET", "other:key", "x"), ("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*")):
             assert refused(client, *command), command
-        assert refused(client, "SUBSCRIBE", "us:user:y")
+        assert refused(client, "SUBSCRIBE", user_channel("y"))
         assert refused(client, "PUBLISH", "other-channel", "x")
     finally:
         client.close()
@@ -144,7 +151,7 @@ async def test_the_stack_works_with_three_users_and_redis_refuses_none_of_their_
     for service in SERVICES:
         assert httpx.get(f"{stack.public_url}/readyz/{service}").status_code == 200
     time.sleep(0.5)  # the refusal report travels media -> control after the answer
-    assert admin.get(f"us:media:refusals:{login_subject(token)}") == b"1"
+    assert admin.get(media_refusals_key(login_subject(token))) == b"1"
     assert admin.acl_log() == [], admin.acl_log()
     users = {client["user"] for client in admin.client_list()} - {"default"}
     assert users == set(SERVICE_USERS.values()), admin.client_list()
@@ -180,10 +187,10 @@ def test_dev_up_applies_the_users_idempotently_and_touches_nothing_else(tmp_path
             f"redis://us-events:{passwords['events']}@127.0.0.1:{server.port}/0", socket_timeout=5
         )
         pubsub = events.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        pubsub.subscribe("us:user:z")
+        pubsub.subscribe(user_channel("z"))
         assert apply(server.url, passwords) == list(SERVICE_USERS.values())
         assert {user: admin.acl_getuser(user) for user in SERVICE_USERS.values()} == rules
-        admin.publish("us:user:z", "still here")
+        admin.publish(user_channel("z"), "still here")
         deadline = time.monotonic() + 3
         message = None
         while message is None and time.monotonic() < deadline:
@@ -242,7 +249,7 @@ def test_compose_start_script_hashes_passwords_and_turns_default_off(tmp_path: P
             redis.Redis(port=port, socket_timeout=2).ping()  # no user, no entry
         assert refused(health, "GET", "x")
         media = redis.Redis(port=port, username="us-media", password=passwords["media"], socket_timeout=2)
-        assert media.ping() and refused(media, "SET", "us:media:track:x", "y")
+        assert media.ping() and refused(media, "SET", media_track_key("x", "t"), "y")
         for client in (health, media):
             client.close()
     finally:

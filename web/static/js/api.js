@@ -4,12 +4,14 @@
 
 import { localNow } from './clock.js';
 
+/** A refused or failed request. `message` is for logs; people read errors.js's sentences. */
 export class ApiError extends Error {
-  constructor(status, detail, retryAfter = null) {
+  constructor(status, detail, retryAfter = null, { timedOut = false } = {}) {
     super(ApiError.describe(status, detail));
     this.status = status;
     this.detail = detail;
     this.retryAfter = retryAfter;
+    this.timedOut = timedOut;
   }
 
   static describe(status, detail) {
@@ -57,7 +59,8 @@ export class Api {
         signal: controller.signal,
       });
     } catch (err) {
-      throw new ApiError(0, err?.name === 'AbortError' ? 'request timed out' : 'network error');
+      const timedOut = err?.name === 'AbortError';
+      throw new ApiError(0, timedOut ? 'request timed out' : 'network error', null, { timedOut });
     } finally {
       clearTimeout(timer);
     }

@@ -48,7 +48,7 @@ function holdLock(name) {
   });
 }
 
-export function defaultDeviceName(index = 0) {
+export function defaultDeviceName() {
   const ua = navigator.userAgent;
   const brands = navigator.userAgentData?.brands?.map((b) => b.brand) ?? [];
   let browser = brands.find((b) => !/not.?a.?brand|chromium/i.test(b)) || (brands.includes('Chromium') ? 'Chromium' : '');
@@ -68,8 +68,7 @@ export function defaultDeviceName(index = 0) {
     else if (/Windows/.test(ua)) platform = 'Windows';
     else if (/Linux/.test(ua)) platform = 'Linux';
   }
-  const base = platform ? `${browser} on ${platform}` : browser;
-  return index > 0 ? `${base} (${index + 1})` : base;
+  return platform ? `${browser} on ${platform}` : browser;
 }
 
 export function devicePlatform() {
@@ -97,12 +96,22 @@ async function claimFromPool(userUuid) {
   } else if (pool.length) {
     return { ...pool[0], index: 0 };
   }
-  const entry = { uuid: uuid4(), name: defaultDeviceName(pool.length) };
-  const fresh = readPool(userUuid); // another tab may have written meanwhile
-  fresh.push(entry);
-  writePool(userUuid, fresh);
+  const entry = { uuid: uuid4(), name: defaultDeviceName() };
+  const latest = readPool(userUuid); // another tab may have written meanwhile
+  latest.push(entry);
+  writePool(userUuid, latest);
   if (navigator.locks) await holdLock(`us-device:${entry.uuid}`);
-  return { ...entry, index: fresh.length - 1 };
+  return { ...entry, index: latest.length - 1, fresh: true };
+}
+
+/** `base`, or "base (2)", "base (3)"… — the first that none of `taken` uses. */
+export function distinctName(base, taken) {
+  const names = new Set(taken);
+  if (!names.has(base)) return base;
+  for (let n = 2; ; n += 1) {
+    const name = `${base} (${n})`.slice(-100);
+    if (!names.has(name)) return name;
+  }
 }
 
 export class Device {
@@ -110,6 +119,7 @@ export class Device {
     this.userUuid = userUuid;
     this.uuid = entry.uuid;
     this.name = entry.name;
+    this.fresh = Boolean(entry.fresh); // a new uuid: its default name must not repeat another device's
     this.timer = null;
     this.onRegistered = null;
   }
@@ -127,6 +137,15 @@ export class Device {
   }
 
   async register() {
+    if (this.fresh) {
+      this.fresh = false;
+      try {
+        const page = await api.get('/devices?limit=200');
+        this.name = distinctName(this.name, page.items.filter((d) => d.device_uuid !== this.uuid).map((d) => d.device_name));
+      } catch {
+        /* the default name then; it can be renamed */
+      }
+    }
     const body = { device_uuid: this.uuid, device_name: this.name, device_platform: devicePlatform() };
     try {
       const device = await api.post('/devices/register', body);
@@ -141,6 +160,12 @@ export class Device {
       }
       throw err;
     }
+  }
+
+  /** The server knows this device by another name (renamed on another screen). */
+  adopt(name) {
+    this.name = name;
+    this.remember();
   }
 
   async rename(name) {
@@ -161,6 +186,18 @@ export class Device {
         this.onRegistered?.();
       }
     }
+  }
+
+  /** On pagehide: a heartbeat that says this tab is going (keepalive outlives the page). */
+  leave() {
+    this.stopHeartbeat();
+    fetch('/devices/heartbeat', {
+      method: 'PATCH',
+      keepalive: true,
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'us-web' },
+      body: JSON.stringify({ device_uuid: this.uuid, leaving: true }),
+    }).catch(() => {});
   }
 
   startHeartbeat() {

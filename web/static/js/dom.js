@@ -42,10 +42,10 @@ export function uuid4() {
 }
 
 let toastSeq = 0;
-export function toast(message, kind = 'info', ms = 3500) {
+export function toast(message, kind = 'info', ms = 3500, testid = 'toast') {
   const box = $('toasts');
   if (!box) return;
-  const el = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status', dataset: { testid: 'toast', seq: ++toastSeq } }, message);
+  const el = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status', dataset: { testid, seq: ++toastSeq } }, message);
   box.append(el);
   setTimeout(() => el.classList.add('toast-out'), ms);
   setTimeout(() => el.remove(), ms + 400);
@@ -58,3 +58,10 @@ export function debounce(fn, ms) {
     timer = setTimeout(() => fn(...args), ms);
   };
 }
+
+/** A small round button with an inline icon; `label` is its accessible name and tooltip. */
+export const iconButton = (icon, label, testid, onclick, extra = {}) =>
+  h('button', { class: 'icon-btn icon-btn-sm', type: 'button', 'aria-label': label, title: label, html: icon, dataset: { testid }, onclick, ...extra });
+
+/** "Artist · Album" under a track's title. */
+export const trackSub = (track) => [track.artist, track.album].filter(Boolean).join(' · ');

@@ -18,6 +18,14 @@
 // When the element falls behind the timeline because it waited for data, what is audible is the
 // truth: the speaker moves the shared timeline to it (POST /seek) instead of skipping ahead into
 // data it does not have. When the element finishes a track, the speaker reports it (POST /ended).
+//
+// A track it cannot play is reported too (POST /failed), so the session marks the item failed
+// and moves on, and every device says so: on a media error the speaker asks the same URL for
+// one byte — 401/403 means the token died (a new one, same place, as above), 404/410 means the
+// file is gone ("http 404"), an answer with data while the element failed means it cannot
+// decode it ("decode error", after one reload with a new token: the element words a refused
+// request mid-stream the same way). A refused mint for a track that is not there (404/409) is a
+// failure too. Only errors it cannot classify are retried, and at most MAX_ERRORS times.
 
 import { api, ApiError } from './api.js';
 import { projectPosition, timelineMoved } from './clock.js';
@@ -62,8 +70,10 @@ export class Speaker {
     this.errorTimes = [];
     this.lastCorrectionAt = 0;
     this.endedKey = null;
+    this.failedKey = null; // the track and revision a failure was reported for (once each)
+    this.decodeRetried = null; // the track whose data answered while the element failed, retried once
     this.failed = false;
-    this.stats = { mints: 0, reloads: 0, errors: 0, corrections: 0, reanchors: 0 };
+    this.stats = { mints: 0, reloads: 0, errors: 0, corrections: 0, reanchors: 0, failures: 0 };
 
     audio.addEventListener('loadedmetadata', () => this.onLoadedMetadata());
     audio.addEventListener('playing', () => this.onPlaying());
@@ -106,7 +116,16 @@ export class Speaker {
       this.src.expiresAt = 0;
     }
     if (this.loading) return; // the pending source starts from the latest snapshot
-    if (this.failed && timelineMoved(prev, snap)) this.failed = false; // the user asks again
+    if (this.failed && snap.play_state === 'playing' && timelineMoved(prev, snap)) {
+      // The person asks again (play, seek while playing): start over from a fresh source if the
+      // element broke. (The session stopping on a failed item is not asking again.)
+      this.failed = false;
+      this.errorTimes = [];
+      if (this.audio.error) {
+        this.reload({ mint: true });
+        return;
+      }
+    }
     this.follow(timelineMoved(prev, snap));
   }
 
@@ -278,8 +297,8 @@ export class Speaker {
       return;
     }
     if (err instanceof ApiError && (err.status === 404 || err.status === 409)) {
-      this.failed = true;
-      this.onStatus('error', err.message);
+      // The catalog says the track is not there (or its file is gone): the session moves on.
+      this.reportFailure(err.status === 404 ? 'track not found' : 'the file is gone');
       return;
     }
     // Network trouble or a rate limit: try again shortly, for the same source.
@@ -328,6 +347,7 @@ export class Speaker {
 
   onPlaying() {
     if (!this.active) return;
+    this.decodeRetried = null;
     this.onStatus('ok');
     this.startStallWatch();
     if (!this.startCheck) return;
@@ -404,8 +424,56 @@ export class Speaker {
       this.onStatus('error', 'Playback keeps failing on this device.');
       return;
     }
-    // Most likely the token expired or was revoked under a new request: a new one, same place.
-    this.reload({ mint: true });
+    this.diagnose(this.audio.error?.code ?? 0);
+  }
+
+  /** Why did the element fail? Ask the server for one byte of the same URL. */
+  async diagnose(code) {
+    const gen = this.gen;
+    const url = this.src?.url;
+    let status = 0;
+    try {
+      const answer = await fetch(url, { headers: { Range: 'bytes=0-0' }, cache: 'no-store', credentials: 'same-origin' });
+      status = answer.status;
+      answer.body?.cancel().catch(() => {});
+    } catch {
+      status = 0; // no network: a new token will not help either, but a retry later may
+    }
+    if (gen !== this.gen || !this.active) return;
+    if (status === 404 || status === 410) {
+      this.reportFailure(`http ${status}`);
+    } else if (status >= 200 && status < 300 && (code === MediaError.MEDIA_ERR_DECODE || code === MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED)) {
+      // The element reports a refused or cut request mid-stream as "not supported" too, and
+      // the refusal may be gone by the time the probe asks: one reload with a new token first;
+      // failing again before it plays means the file itself cannot be decoded.
+      if (this.decodeRetried === this.trackUuid) {
+        this.reportFailure('decode error');
+      } else {
+        this.decodeRetried = this.trackUuid;
+        this.reload({ mint: true });
+      }
+    } else {
+      // Most likely the token expired or was revoked under a new request: a new one, same place.
+      this.reload({ mint: true });
+    }
+  }
+
+  /** Tell the session this track cannot be played here; it marks the item and moves on. */
+  reportFailure(reason) {
+    const snap = this.snap;
+    if (!this.active || !snap || snap.track_uuid !== this.trackUuid) return;
+    const key = `${this.trackUuid}:${snap.revision}`;
+    if (this.failedKey === key) return;
+    this.failedKey = key;
+    this.failed = true; // until the session moves on (a new track, or the person asks again)
+    this.stats.failures += 1;
+    this.stopStallWatch();
+    if (!this.audio.paused) this.audio.pause();
+    const body = { track_uuid: this.trackUuid, device_uuid: this.deviceUuid, reason, client_event_uuid: uuid4() };
+    api
+      .timed('POST', `/sessions/${snap.session_uuid}/failed`, body)
+      .then((timing) => this.onSnapshot(timing.data, timing))
+      .catch(() => this.onResync());
   }
 
   startStallWatch() {

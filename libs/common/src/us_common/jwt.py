@@ -6,6 +6,7 @@ access token never passes as a media token and vice versa.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -101,9 +102,12 @@ class DecodedTokens:
     Bounded: past ``max_entries`` distinct tokens it starts over instead of growing.
     """
 
-    def __init__(self, codec: TokenCodec, max_entries: int = 4096) -> None:
+    def __init__(
+        self, codec: TokenCodec, max_entries: int = 4096, clock: Callable[[], float] = time.time
+    ) -> None:
         self.codec = codec
         self.max_entries = max_entries
+        self.clock = clock  # epoch seconds; a test passes its own instead of waiting for expiry
         self._claims: dict[str, dict[str, Any]] = {}
 
     def decode(self, token: str) -> dict[str, Any]:
@@ -113,7 +117,7 @@ class DecodedTokens:
             if len(self._claims) >= self.max_entries:
                 self._claims.clear()
             self._claims[token] = claims
-        if time.time() > float(claims["exp"]) + EXPIRY_LEEWAY_S:
+        if self.clock() > float(claims["exp"]) + EXPIRY_LEEWAY_S:
             self._claims.pop(token, None)
             raise TokenError("expired")
         return claims

@@ -24,6 +24,9 @@ class CommonSettings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/us_playback"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis Cluster seed nodes (comma-separated redis:// or rediss:// URLs, credentials in the
+    # first); when set, every service uses the cluster (sharded pub/sub) and US_REDIS_URL is unused.
+    redis_cluster_urls: str = ""
 
     access_token_key: SecretStr = Field(min_length=32)
     media_token_key: SecretStr = Field(min_length=32)
@@ -74,6 +77,7 @@ class CommonSettings(BaseSettings):
             "access_token_ttl_s": self.access_token_ttl_s,
             "database": redact_url(self.database_url),
             "redis": redact_url(self.redis_url),
+            "redis_cluster": [redact_url(url) for url in self.redis_cluster_urls.replace(",", " ").split()],
         }
 
 

@@ -47,6 +47,8 @@ class TrackPublic(BaseModel):
     duration_ms: int
     available: bool
     liked: bool = False
+    # The album's cover thumbnail (relative URL; ``?size=large`` for the big one), or null.
+    cover_url: str | None = None
 
 
 class Actions(BaseModel):
@@ -55,6 +57,17 @@ class Actions(BaseModel):
     next: bool
     prev: bool
     seek: bool
+
+
+class LastFailure(BaseModel):
+    """The most recent item of a session that could not be played (a client shows a notice
+    when it sees a new ``at_ms``)."""
+
+    item_uuid: UUID
+    track_uuid: UUID | None
+    title: str | None
+    reason: str | None
+    at_ms: int
 
 
 class SessionSnapshot(BaseModel):
@@ -74,6 +87,10 @@ class SessionSnapshot(BaseModel):
     updated_at: datetime
     server_time_ms: int
     track: TrackPublic | None
+    # The active speaker heartbeated within the presence window (false when there is none).
+    # Defaults: a cache written before these fields existed still parses.
+    speaker_online: bool = False
+    last_failure: LastFailure | None = None
 
     def projected_to(self, now_ms: int) -> SessionSnapshot:
         """The same snapshot with ``position_ms`` moved to ``now_ms``."""

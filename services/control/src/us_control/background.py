@@ -1,6 +1,7 @@
 """Loops every control worker runs, safe with many workers and hosts.
 
-- The presence sweeper pauses sessions whose speaker vanished and resets stale ones. Each
+- The presence sweeper persists the pause of sessions whose speaker went offline (no heartbeat
+  within the presence window, or gone for good after saying it was leaving) and resets stale ones. Each
   candidate goes through the normal command path: the row lock serialises workers and the
   condition is re-checked under it, so a session is never paused twice or published twice.
 - The resend loop re-publishes state whose publish failed while Redis was down.
@@ -9,6 +10,8 @@
   cached revision is behind Postgres gets its cache refilled (no message: the gateways' beacons
   see the newer revision and send every screen the state).
 - Applied ``client_event_uuid``s older than the retention are pruned.
+- The scrobble sender delivers the outbox to each target (``scrobble/sender.py``).
+- The library watcher (``library.watcher``) rescans what changed under the music root.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from us_common.bus import SessionCache
+from us_control.library.watcher import library_watcher
 from us_control.playback import repository as repo
-from us_control.playback import service
-from us_control.playback.service import SessionEditor
+from us_control.playback.commands import settle_only
+from us_control.playback.runner import read_snapshot, run_command
+from us_control.scrobble.sender import scrobble_sender
 from us_control.settings import ControlSettings
 from us_control.uow import unit_of_work
 
@@ -38,16 +43,14 @@ _CANDIDATES = text(
     SELECT s.user_uuid FROM session_state s
     LEFT JOIN device d ON d.device_uuid = s.active_device_uuid
     WHERE (s.play_state = 'playing'
-           AND (d.device_uuid IS NULL OR d.last_seen < clock_timestamp() - make_interval(secs => :gone_s)))
+           AND (d.device_uuid IS NULL
+                OR d.last_seen < clock_timestamp() - make_interval(secs => :window_s)
+                OR d.left_at <= clock_timestamp() - make_interval(secs => :leave_grace_s)))
        OR (s.track_uuid IS NOT NULL AND (s.position_ms > 0 OR s.play_state = 'playing')
            AND s.last_update_ms < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - :stale_ms)
     LIMIT 200
     """
 )
-
-
-async def _settle_only(editor: SessionEditor) -> None:
-    """Nothing beyond what ``settle`` already did (pause a vanished speaker, reset if stale)."""
 
 
 async def sweep_once(app: FastAPI) -> int:
@@ -56,7 +59,8 @@ async def sweep_once(app: FastAPI) -> int:
         rows = await db.execute(
             _CANDIDATES,
             {
-                "gone_s": settings.presence_window_s + settings.speaker_grace_s,
+                "window_s": settings.presence_window_s,
+                "leave_grace_s": settings.leave_grace_s,
                 "stale_ms": settings.stale_session_s * 1000,
             },
         )
@@ -66,7 +70,7 @@ async def sweep_once(app: FastAPI) -> int:
         async with unit_of_work(app.state.sessions, app.state.publisher) as uow:
             before = await repo.read_session(uow.db, user_uuid)
             revision = before.revision if before else None
-            snapshot = await service.run_command(uow, settings, user_uuid, _settle_only)
+            snapshot = await run_command(uow, settings, user_uuid, settle_only)
             changed += int(snapshot.revision != revision)
     return changed
 
@@ -90,9 +94,10 @@ async def presence_sweeper(app: FastAPI) -> None:
 
 
 async def load_cache(app: FastAPI, user_uuid: UUID) -> SessionCache:
-    async with app.state.sessions() as db:
-        _, cache = await service.read_snapshot(db, app.state.settings, user_uuid)
-        return cache
+    """The committed state of one user, for the loops (outside any request)."""
+    async with unit_of_work(app.state.sessions, app.state.publisher) as uow:
+        _, cache = await read_snapshot(uow.db, app.state.settings, user_uuid)
+    return cache
 
 
 async def resend_unsent(app: FastAPI) -> None:
@@ -141,4 +146,4 @@ async def cache_reconciler(app: FastAPI) -> None:
 
 
 def background_loops() -> list[Loop]:
-    return [presence_sweeper, resend_unsent, cache_reconciler]
+    return [presence_sweeper, resend_unsent, cache_reconciler, scrobble_sender, library_watcher]

@@ -1,4 +1,4 @@
-"""``usctl``: the admin command line (migrations, users, library, info).
+"""``usctl``: the admin command line (migrations, users, library, listens, info).
 
 Each subcommand opens its own engine and commits its own work; it prints results, never secrets.
 """
@@ -86,6 +86,24 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return run_in_db(work)
 
 
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    """Set a user's password (tokens issued before stay valid until they expire)."""
+    username: str = args.username
+    if not args.password_stdin:
+        raise CliError("pass the password on stdin with --password-stdin")
+    password_hash = hash_password(read_password_stdin())
+
+    async def work(db: AsyncSession) -> int:
+        user = await users.get_by_username(db, username)
+        if user is None:
+            raise CliError(f"no user {username!r}")
+        user.password_hash = password_hash
+        print(json.dumps({"user_uuid": str(user.user_uuid), "username": user.username}))
+        return 0
+
+    return run_in_db(work)
+
+
 def cmd_user_import(args: argparse.Namespace) -> int:
     """Bulk provisioning: JSON lines ``{"username", "password", "libraries": [...]}``.
 
@@ -167,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("username")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(handler=cmd_user_add)
+    passwd = user.add_parser("passwd", help="set a user's password")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    passwd.set_defaults(handler=cmd_user_passwd)
     imp = user.add_parser("import", help="create users from JSON lines (all-or-nothing)")
     imp.add_argument("file", help='a file of {"username", "password", "libraries"} lines, or - for stdin')
     imp.set_defaults(handler=cmd_user_import)
@@ -181,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     from us_control.library.cli import add_library_commands
 
     add_library_commands(sub)
+    from us_control.scrobble.listens_cli import add_listens_commands
+
+    add_listens_commands(sub)
     return parser
 
 

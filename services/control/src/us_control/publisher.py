@@ -13,18 +13,17 @@ from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 import structlog
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from us_common.bus import (
-    CACHE_TTL_S,
-    STORE_AND_PUBLISH_LUA,
     BusMessage,
     MessageType,
     SessionCache,
+    media_track_key,
     session_cache_key,
-    user_channel,
+    store_and_publish_call,
+    store_and_publish_script,
 )
+from us_common.redis import REDIS_ERRORS, AnyRedis, is_cluster
 
 log = structlog.get_logger(__name__)
 
@@ -36,27 +35,36 @@ def now_ms() -> int:
 
 
 class SessionPublisher:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: AnyRedis) -> None:
         self.redis = redis
-        self._script = redis.register_script(STORE_AND_PUBLISH_LUA)
+        # A cluster gets sharded pub/sub: the message goes to the user's shard only.
+        self._script = redis.register_script(store_and_publish_script(sharded=is_cluster(redis)))
         # user -> message type of a publish that did not reach Redis
         self._unsent: dict[UUID, MessageType | None] = {}
 
     async def store(self, user_uuid: UUID, cache: SessionCache, message_type: MessageType | None) -> bool:
         """Write the cache (if newer) and publish one message; False when Redis is unreachable."""
         message = BusMessage(rev=cache.rev, type=message_type, ts=now_ms()).dumps() if message_type else ""
-        fields = [item for pair in cache.to_fields().items() for item in pair]
+        keys, args = store_and_publish_call(user_uuid, cache, message)
         try:
-            await self._script(
-                keys=[session_cache_key(user_uuid)],
-                args=[cache.rev, CACHE_TTL_S, user_channel(user_uuid), message, *fields],
-            )
-        except (RedisError, OSError) as exc:
+            await self._script(keys=keys, args=args)
+        except Exception as exc:  # noqa: BLE001 - after the commit: announce later, never a 500
+            # Not only RedisError: redis-py's cluster client, reconnecting while a master fails
+            # over, raised AttributeError ('NoneType' object has no attribute 'writelines') —
+            # a committed command answered 500 (fault stage, master killed mid-stream).
             log.warning("publish_failed", user_uuid=str(user_uuid), error_type=type(exc).__name__)
             previous = self._unsent.get(user_uuid)
             self._unsent[user_uuid] = message_type or previous
             return False
         return True
+
+    async def store_media_path(self, user_uuid: UUID, track_uuid: UUID, rel_path: str, ttl_s: int) -> None:
+        """What the media verifier reads on its hot path (with the user's session hash: one slot);
+        best effort (on a miss it asks control)."""
+        try:
+            await self.redis.set(media_track_key(user_uuid, track_uuid), rel_path.encode("utf-8"), ex=ttl_s)
+        except REDIS_ERRORS as exc:
+            log.warning("media_cache_write_failed", error_type=type(exc).__name__)
 
     async def resend_unsent(self, load: CacheLoader) -> int:
         """Re-send the latest committed state of every user whose publish failed."""

@@ -28,7 +28,7 @@ async def get_hub(request: Request) -> Hub:
 
 async def get_current_user(request: Request) -> str:
     codec: TokenCodec = request.app.state.access_codec
-    return user_from_token(codec, presented_token(request))
+    return user_from_token(codec, presented_token(request), request.query_params.get("device_uuid"))
 
 
 SettingsDep = Annotated[EventsSettings, Depends(get_settings)]

@@ -10,19 +10,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import structlog
 from pydantic import ValidationError
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from us_common.bus import SessionCache, session_cache_key
 from us_common.internal import ControlUnavailable, InternalClient
 from us_common.jwt import TokenCodec
+from us_common.redis import AnyRedis
 from us_common.timeline import SessionSnapshot
 
 log = structlog.get_logger(__name__)
@@ -60,7 +61,7 @@ def parse_cache(fields: dict[Any, Any]) -> SessionCache | None:
         return None
 
 
-def parse_state(rev: bytes | None, snapshot: bytes | None) -> SessionState | None:
+def parse_state(rev: bytes | str | None, snapshot: bytes | str | None) -> SessionState | None:
     if not rev or not snapshot:
         return None
     try:
@@ -72,9 +73,19 @@ def parse_state(rev: bytes | None, snapshot: bytes | None) -> SessionState | Non
 
 class SessionCacheReader:
     def __init__(
-        self, redis: Redis, control: httpx.AsyncClient, service_codec: TokenCodec, concurrency: int
+        self,
+        redis: AnyRedis,
+        control: httpx.AsyncClient,
+        service_codec: TokenCodec,
+        concurrency: int,
+        redis_concurrency: int = 32,
     ) -> None:
         self._redis = redis
+        # At most this many reads at once. In a cluster a read may hold two connections of one
+        # node (its pipeline and ``TIME``) and redis-py's per-node pools refuse when full (the
+        # connect answered 503): half as many reads as a node's pool has connections.
+        per_read = 2 if isinstance(redis, RedisCluster) else 1
+        self._reads = asyncio.Semaphore(max(1, redis_concurrency // per_read))
         self._control = InternalClient(control, service_codec, "events")
         self._limit = asyncio.Semaphore(concurrency)
         self._inflight: dict[str, asyncio.Task[SessionCache | None]] = {}
@@ -86,30 +97,53 @@ class SessionCacheReader:
 
     async def read_many(self, user_uuids: Sequence[str]) -> tuple[int, list[SessionCache | None]]:
         """One round trip: the shared clock and every user's hash. Raises on Redis errors."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.time()
-        for user_uuid in user_uuids:
-            pipe.hgetall(session_cache_key(user_uuid))
-        results = await pipe.execute()
-        seconds, micros = results[0]
-        return int(seconds) * 1000 + int(micros) // 1000, [parse_cache(r) for r in results[1:]]
+        now_ms, results = await self._read_with_clock(user_uuids, lambda pipe, key: pipe.hgetall(key))
+        return now_ms, [parse_cache(r) for r in results]
 
     async def read_states(self, user_uuids: Sequence[str]) -> tuple[int, list[SessionState | None]]:
         """Like :meth:`read_many`, two fields per user (``HMGET``): about a third of the cost of
         ``HGETALL`` with redis-py's parser — what beacons and deliveries need."""
+        now_ms, results = await self._read_with_clock(
+            user_uuids, lambda pipe, key: pipe.hmget(key, ["rev", "snapshot"])
+        )
+        return now_ms, [parse_state(*r) for r in results]
+
+    async def _read_with_clock(
+        self, user_uuids: Sequence[str], read: Callable[[Any, str], Any]
+    ) -> tuple[int, list[Any]]:
+        """``read`` of every user's hash and Redis ``TIME``: in one pipeline on one Redis; in a
+        cluster (whose pipelines refuse keyless commands) ``TIME`` of the first user's master at
+        the same time as the pipeline, so still one round trip of waiting."""
+        keys = [session_cache_key(user_uuid) for user_uuid in user_uuids]
         pipe = self._redis.pipeline(transaction=False)
-        pipe.time()
-        for user_uuid in user_uuids:
-            pipe.hmget(session_cache_key(user_uuid), ["rev", "snapshot"])
-        results = await pipe.execute()
-        seconds, micros = results[0]
-        return int(seconds) * 1000 + int(micros) // 1000, [parse_state(*r) for r in results[1:]]
+        cluster = isinstance(self._redis, RedisCluster)
+        if not cluster:
+            pipe.time()
+        for key in keys:
+            read(pipe, key)
+        try:
+            async with self._reads:
+                if isinstance(self._redis, RedisCluster):
+                    node = self._redis.get_node_from_key(keys[0]) if keys else self._redis.get_random_node()
+                    clock, results = await asyncio.gather(self._redis.time(target_nodes=node), pipe.execute())
+                else:
+                    clock, *results = await pipe.execute()
+        except RedisClusterException as exc:  # not a RedisError: no slot map, a cluster that is down
+            raise RedisError(str(exc)) from exc
+        seconds, micros = clock
+        return int(seconds) * 1000 + int(micros) // 1000, results
 
     async def read_state(self, user_uuid: str) -> SessionState | None:
-        """One user's state; control when the hash is missing; ``None`` for an unknown user."""
+        """One user's state; control when the hash is missing; ``None`` for an unknown user.
+
+        What a delivery reads per message: one ``HMGET``, no clock (a message's event carries the
+        message's own ``ts``) and no pipeline — in a cluster, a pipeline plus ``TIME`` cost two
+        requests and redis-py's cluster-pipeline machinery for every message."""
         try:
-            _, (state,) = await self.read_states([user_uuid])
-        except (RedisError, OSError) as exc:
+            async with self._reads:
+                rev, snapshot = await self._redis.hmget(session_cache_key(user_uuid), ["rev", "snapshot"])
+            state = parse_state(rev, snapshot)
+        except (RedisError, RedisClusterException, OSError) as exc:
             log.warning("session_cache_read_failed", error_type=type(exc).__name__)
             state = None
         if state is None:

@@ -28,6 +28,9 @@ class EventsSettings(CommonSettings):
     subscribe_timeout_s: float = Field(default=2.0, gt=0, le=30)
     # The subscriber PINGs this often and reconnects when Redis stays silent for 3 intervals.
     subscriber_ping_interval_s: float = Field(default=5.0, ge=0.1, le=60)
+    # Redis Cluster: how often the slot map is refreshed when nothing prompted it (a moved slot
+    # or a master that went down refreshes it at once).
+    topology_interval_s: float = Field(default=5.0, ge=0.1, le=300)
     # Cache reads (HGETALL) share this many Redis connections per worker.
     redis_pool_size: int = Field(default=32, ge=1, le=1000)
     control_timeout_s: float = Field(default=3.0, gt=0, le=60)

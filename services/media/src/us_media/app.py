@@ -13,6 +13,7 @@ from us_common.errors import install_error_handlers
 from us_common.health import health_router
 from us_common.jwt import TokenCodec, TokenKind
 from us_common.logging import RequestLogMiddleware, configure_logging
+from us_common.metrics import RequestMetricsMiddleware, metrics_router
 from us_common.redis import create_redis
 from us_media.api.routers import stream
 from us_media.api.routers.verify import VerifyEndpoint
@@ -28,7 +29,7 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Short socket timeout: a verification waits at most this long for Redis, then falls back.
-        redis = create_redis(settings.redis_url, socket_timeout=0.5)
+        redis = create_redis(settings.redis_url, cluster_urls=settings.redis_cluster_urls, socket_timeout=0.5)
         media_key = settings.media_token_key.get_secret_value()
         http = httpx.AsyncClient(
             base_url=settings.control_internal_url,
@@ -52,6 +53,7 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="UniversalScrobbler Playback: media", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, service="media")
     # Added last, so it runs first: /verify is answered before logging, routing and dependencies.
     app.add_middleware(VerifyEndpoint)
     install_error_handlers(app)
@@ -69,6 +71,7 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
         return {"redis": redis, "media_token_key": token_key, "music_root": music_root}
 
     app.include_router(health_router(readiness))
+    app.include_router(metrics_router())
     if settings.self_stream:
         app.include_router(stream.router)
     return app

@@ -25,11 +25,10 @@ from uuid import UUID
 
 import jwt as pyjwt
 import structlog
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from us_common.bus import media_track_key, session_cache_key
 from us_common.jwt import DecodedTokens, TokenCodec, TokenError
+from us_common.redis import REDIS_ERRORS, AnyRedis
 from us_media.control import ControlClient, ControlUnavailable, SpeakerBinding
 from us_media.paths import RefusedPath, resolve_in_root
 from us_media.uri import BadMediaPath, BadMediaQuery, parse_media_uri
@@ -122,7 +121,7 @@ class MediaVerifier:
     def __init__(
         self,
         codec: TokenCodec,
-        redis: Redis,
+        redis: AnyRedis,
         control: ControlClient,
         music_root: Path,
         path_cache_ttl_s: float,
@@ -204,9 +203,9 @@ class MediaVerifier:
         try:
             pipe = self._redis.pipeline(transaction=False)
             pipe.hmget(session_cache_key(user_uuid), list(_BINDING_FIELDS))
-            pipe.get(media_track_key(track_uuid))
+            pipe.get(media_track_key(user_uuid, track_uuid))
             session_values, path_value = await pipe.execute()
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             log.warning("media_cache_read_failed", error_type=type(exc).__name__)
             return None, None
         return _binding_from_redis(session_values), _text(path_value)

@@ -2,7 +2,9 @@
 
 Registering or forgetting a device changes the user's device list, which other screens show
 and the gateway checks, so it runs as a session command (one revision, one "speaker" message).
-Heartbeats only move ``last_seen``: presence is computed, never published.
+Heartbeats only move ``last_seen`` (or, ``leaving``, mark when the device said it goes): presence
+is computed, never published. A device that comes back from offline first has its absence
+settled (a session it played on was paused, and stays paused: it does not resume by itself).
 """
 
 from __future__ import annotations
@@ -10,29 +12,35 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from us_common.errors import Conflict, NotFound
+from us_common.errors import Conflict
 from us_common.timeline import PlayState
 from us_control.db import db_now_ms
+from us_control.devices.ownership import owned_device
 from us_control.models import Device
 from us_control.playback import repository as repo
 from us_control.playback import rules
+from us_control.playback.commands import settle_only
+from us_control.playback.editor import SessionEditor, presence_rule
+from us_control.playback.runner import run_command
 from us_control.playback.schemas import DevicePublic, DeviceRegisterIn
-from us_control.playback.service import SessionEditor
 from us_control.settings import ControlSettings
+from us_control.uow import UnitOfWork
+
+
+def is_online(device: Device, now_ms: int, settings: ControlSettings) -> bool:
+    return presence_rule(settings).online(repo.epoch_ms(device.last_seen), repo.epoch_ms(device.left_at), now_ms)
 
 
 def device_public(
     device: Device, now_ms: int, active: UUID | None, settings: ControlSettings
 ) -> DevicePublic:
-    last_seen_ms = int(device.last_seen.timestamp() * 1000)
     return DevicePublic(
         device_uuid=device.device_uuid,
         device_name=device.device_name,
         device_platform=device.device_platform,
         last_seen=device.last_seen,
-        online=now_ms - last_seen_ms <= settings.presence_window_s * 1000,
+        online=is_online(device, now_ms, settings),
         is_active=device.device_uuid == active,
         created_at=device.created_at,
     )
@@ -66,9 +74,7 @@ async def register(editor: SessionEditor, body: DeviceRegisterIn) -> Device:
 
 async def forget(editor: SessionEditor, device_uuid: UUID) -> None:
     state = editor.state
-    device = await repo.get_device(editor.db, device_uuid)
-    if device is None or device.user_uuid != state.user_uuid:
-        raise NotFound("device not found")
+    device = await owned_device(editor.db, state.user_uuid, device_uuid)
     if state.active_device_uuid == device_uuid:
         # The speaker is gone: pause where it was, and revoke its media tokens.
         state.active_device_uuid = None
@@ -81,12 +87,16 @@ async def forget(editor: SessionEditor, device_uuid: UUID) -> None:
 
 
 async def heartbeat(
-    db: AsyncSession, settings: ControlSettings, user_uuid: UUID, device_uuid: UUID
+    uow: UnitOfWork, settings: ControlSettings, user_uuid: UUID, device_uuid: UUID, leaving: bool
 ) -> DevicePublic:
-    device = await repo.get_device(db, device_uuid)
-    if device is None or device.user_uuid != user_uuid:
-        raise NotFound("device not found")
-    await repo.touch_device(db, device_uuid)
+    db = uow.db
+    device = await owned_device(db, user_uuid, device_uuid)
+    if not is_online(device, await db_now_ms(db), settings):
+        await run_command(uow, settings, user_uuid, settle_only)
+    if leaving:
+        await repo.mark_leaving(db, device_uuid)
+    else:
+        await repo.touch_device(db, device_uuid)
     await db.refresh(device)
     session = await repo.read_session(db, user_uuid)
     active = session.active_device_uuid if session else None

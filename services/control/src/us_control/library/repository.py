@@ -1,51 +1,43 @@
-"""Every catalog query: libraries, grants, albums, tracks, and what one user may see of them.
+"""Catalog queries: libraries, grants, and what one user may see (browse pages, one item, status).
 
-A user sees a track or album only through a library granted to them; everything here that takes
-a ``user_uuid`` applies that rule, so a caller cannot forget it. Functions flush, never commit.
+A user sees a track, album or artist only through a library granted to them; everything here
+that takes a ``user_uuid`` applies that rule, so a caller cannot forget it. Functions flush,
+never commit. Searching is ``library.search``; the scanner's statements are
+``library.scan_repository``.
 
-For other domains (queue, media tokens) the stable entry points are :func:`accessible_tracks`,
-:func:`album_tracks_for_user` and :func:`track_public`.
+Pages read the album-order indexes (deep offsets skip index entries, not rows) and take their
+``total`` from the counts each scan stores on its library, so no page counts the whole table.
+
+For other domains (queue, media tokens, metrics) the stable entry points are
+:func:`accessible_tracks`, :func:`album_tracks_for_user`, :func:`track_public`,
+:func:`to_public`, :func:`page_liked_tracks` and :func:`scan_status`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, text
-from sqlalchemy import select as sa_select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel import col
 
 from us_common.timeline import TrackPublic
-from us_control.models import Album, AppUser, Library, LibraryGrant, Track, TrackLike
+from us_control.library.covers import cover_url
+from us_control.library.search import granted_libraries
+from us_control.models import Album, AppUser, Artist, Library, LibraryGrant, Track, TrackLike
 
-# One scan at a time per database (a transaction-scoped advisory lock; any constant works).
-SCAN_LOCK_KEY = 0x5553_4C49_4253  # "USLIBS"
-
-
-def escape_like(term: str) -> str:
-    """``term`` as a literal inside a LIKE pattern (escape character ``\\``)."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+AlbumSort = Literal["name", "artist", "year", "added"]
 
 
-def _contains(column: str, term: str) -> ColumnElement[bool]:
-    return col(column).ilike(f"%{escape_like(term)}%", escape="\\")
-
-
-def _granted_libraries(user_uuid: UUID) -> SelectOfScalar[UUID]:
-    return select(col(LibraryGrant.library_uuid)).where(col(LibraryGrant.user_uuid) == user_uuid)
+def _visible(library_column: Any, user_uuid: UUID) -> ColumnElement[bool]:
+    return library_column.in_(granted_libraries(user_uuid))  # type: ignore[no-any-return]
 
 
 # --- libraries and grants --------------------------------------------------------------------
-
-
-async def try_scan_lock(db: AsyncSession) -> bool:
-    """Take the catalog's scan lock for this transaction; False when another scan holds it."""
-    result = await db.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SCAN_LOCK_KEY})
-    return bool(result.scalar_one())
 
 
 async def get_library(db: AsyncSession, library_uuid: UUID) -> Library | None:
@@ -114,117 +106,57 @@ async def grant(db: AsyncSession, user_uuid: UUID, library_uuid: UUID) -> bool:
     return True
 
 
-# --- scanner's view of one library ----------------------------------------------------------
+async def revoke(db: AsyncSession, user_uuid: UUID, library_uuid: UUID) -> bool:
+    """The user no longer sees the library (its tracks, albums, covers, likes); False when they
+    could not anyway. Likes and listens stay: a grant given back shows them again."""
+    found = await db.get(LibraryGrant, (user_uuid, library_uuid))
+    if found is None:
+        return False
+    await db.delete(found)
+    await db.flush()
+    return True
 
 
-async def library_tracks(db: AsyncSession, library_uuid: UUID) -> list[Track]:
-    return list((await db.execute(select(Track).where(col(Track.library_uuid) == library_uuid))).scalars())
-
-
-async def library_albums(db: AsyncSession, library_uuid: UUID) -> list[Album]:
-    return list((await db.execute(select(Album).where(col(Album.library_uuid) == library_uuid))).scalars())
-
-
-async def delete_empty_albums(db: AsyncSession, library_uuid: UUID) -> int:
-    """Albums left with no track at all (every track retagged elsewhere) disappear."""
-    has_tracks = exists().where(col(Track.album_uuid) == col(Album.album_uuid))
-    result = await db.execute(
-        delete(Album)
-        .where(col(Album.library_uuid) == library_uuid, ~has_tracks)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def count_unavailable(db: AsyncSession, library_uuid: UUID) -> int:
-    result = await db.execute(
-        select(func.count())
-        .select_from(Track)
-        .where(col(Track.library_uuid) == library_uuid, col(Track.available).is_(False))
-    )
-    return int(result.scalar_one())
-
-
-# --- what a user sees -----------------------------------------------------------------------
-
-# Disc then track order; a missing disc counts as disc 1, a missing track number sorts last.
-_TRACK_IN_ALBUM_ORDER = (
-    func.coalesce(col(Track.disc_number), 1),
-    col(Track.track_number).asc().nulls_last(),
-    func.lower(col(Track.title)),
-    col(Track.rel_path),
-    col(Track.track_uuid),
-)
-
-
-def _track_filters(user_uuid: UUID, q: str) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = [col(Track.library_uuid).in_(_granted_libraries(user_uuid))]
-    if q:
-        filters.append(
-            or_(
-                _contains(Track.title, q),
-                _contains(Track.artist, q),
-                _contains(Track.album_title, q),
-                _contains(Track.album_artist, q),
-            )
-        )
-    return filters
-
-
-async def search_tracks(
-    db: AsyncSession, user_uuid: UUID, q: str, limit: int, offset: int
-) -> tuple[list[Track], int]:
-    """One page of the user's tracks matching ``q`` (all when empty), and the total."""
-    filters = _track_filters(user_uuid, q)
-    total = (await db.execute(select(func.count()).select_from(Track).where(*filters))).scalar_one()
-    page = await db.execute(
-        select(Track)
-        .where(*filters)
-        .order_by(
-            func.lower(col(Track.album_artist)), func.lower(col(Track.album_title)), *_TRACK_IN_ALBUM_ORDER
-        )
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(page.scalars()), int(total)
-
-
-def _album_track_counts() -> Select[UUID | None, int]:
-    return sa_select(col(Track.album_uuid), func.count().label("track_count")).group_by(col(Track.album_uuid))
-
-
-async def search_albums(
-    db: AsyncSession, user_uuid: UUID, q: str, limit: int, offset: int
-) -> tuple[list[tuple[Album, int]], int]:
-    """One page of the user's albums (with their track counts) matching ``q``, and the total."""
-    counts = _album_track_counts().subquery()
-    filters: list[ColumnElement[bool]] = [col(Album.library_uuid).in_(_granted_libraries(user_uuid))]
-    if q:
-        filters.append(or_(_contains(Album.title, q), _contains(Album.artist, q)))
-    base = select(Album, counts.c.track_count).join(counts, counts.c.album_uuid == col(Album.album_uuid))
-    total = (await db.execute(select(func.count()).select_from(base.where(*filters).subquery()))).scalar_one()
-    page = await db.execute(
-        base.where(*filters)
-        .order_by(func.lower(col(Album.artist)), func.lower(col(Album.title)), col(Album.album_uuid))
-        .limit(limit)
-        .offset(offset)
-    )
-    return [(album, int(count)) for album, count in page.tuples()], int(total)
-
-
-async def visible_album(db: AsyncSession, user_uuid: UUID, album_uuid: UUID) -> tuple[Album, int] | None:
-    counts = _album_track_counts().where(col(Track.album_uuid) == album_uuid).subquery()
-    row = (
+async def _granted_counts(db: AsyncSession, user_uuid: UUID) -> tuple[int, int]:
+    """Tracks and albums of the user's libraries, as the last scans counted them."""
+    tracks, albums = (
         await db.execute(
-            select(Album, counts.c.track_count)
-            .join(counts, counts.c.album_uuid == col(Album.album_uuid))
-            .where(
-                col(Album.album_uuid) == album_uuid,
-                col(Album.library_uuid).in_(_granted_libraries(user_uuid)),
-            )
+            select(
+                func.coalesce(func.sum(col(Library.track_count)), 0),
+                func.coalesce(func.sum(col(Library.album_count)), 0),
+            ).where(_visible(col(Library.library_uuid), user_uuid))
         )
-    ).first()
-    return (row[0], int(row[1])) if row is not None else None
+    ).one()
+    return int(tracks), int(albums)
+
+
+# --- tracks ----------------------------------------------------------------------------------
+
+
+async def page_tracks(db: AsyncSession, user_uuid: UUID, limit: int, offset: int) -> tuple[list[Track], int]:
+    """One page of the user's tracks in album order, and how many they have."""
+    uuids = list(
+        (
+            await db.execute(
+                select(col(Track.track_uuid))
+                .where(_visible(col(Track.library_uuid), user_uuid))
+                .order_by(col(Track.sort_key), col(Track.track_uuid))
+                .limit(limit)
+                .offset(offset)
+            )
+        ).scalars()
+    )
+    total, _ = await _granted_counts(db, user_uuid)
+    return await tracks_in_order(db, uuids), total
+
+
+async def tracks_in_order(db: AsyncSession, track_uuids: Sequence[UUID]) -> list[Track]:
+    """The tracks of ``track_uuids`` in that order (uuids already checked for visibility)."""
+    if not track_uuids:
+        return []
+    rows = await db.execute(select(Track).where(col(Track.track_uuid).in_(list(track_uuids))))
+    found = {track.track_uuid: track for track in rows.scalars()}
+    return [found[u] for u in track_uuids if u in found]
 
 
 async def visible_track(db: AsyncSession, user_uuid: UUID, track_uuid: UUID) -> Track | None:
@@ -242,8 +174,7 @@ async def accessible_tracks(
         return {}
     rows = await db.execute(
         select(Track).where(
-            col(Track.track_uuid).in_(set(track_uuids)),
-            col(Track.library_uuid).in_(_granted_libraries(user_uuid)),
+            col(Track.track_uuid).in_(set(track_uuids)), _visible(col(Track.library_uuid), user_uuid)
         )
     )
     return {track.track_uuid: track for track in rows.scalars()}
@@ -254,15 +185,16 @@ async def album_tracks_for_user(db: AsyncSession, user_uuid: UUID, album_uuid: U
     album = (
         await db.execute(
             select(col(Album.album_uuid)).where(
-                col(Album.album_uuid) == album_uuid,
-                col(Album.library_uuid).in_(_granted_libraries(user_uuid)),
+                col(Album.album_uuid) == album_uuid, _visible(col(Album.library_uuid), user_uuid)
             )
         )
     ).scalar_one_or_none()
     if album is None:
         return None
     rows = await db.execute(
-        select(Track).where(col(Track.album_uuid) == album_uuid).order_by(*_TRACK_IN_ALBUM_ORDER)
+        select(Track)
+        .where(col(Track.album_uuid) == album_uuid)
+        .order_by(col(Track.sort_key), col(Track.track_uuid))
     )
     return list(rows.scalars())
 
@@ -278,6 +210,33 @@ async def liked_track_uuids(db: AsyncSession, user_uuid: UUID, track_uuids: Sequ
     return set(rows.scalars())
 
 
+async def page_liked_tracks(
+    db: AsyncSession, user_uuid: UUID, limit: int, offset: int
+) -> tuple[list[Track], int]:
+    """The user's liked tracks that they can still see, newest like first, and how many.
+
+    A like of a track in a library the user lost stays stored (a grant given back shows it
+    again) but is neither listed nor counted."""
+    liked = (
+        select(col(Track.track_uuid), col(TrackLike.created_at).label("liked_at"))
+        .join(TrackLike, col(TrackLike.track_uuid) == col(Track.track_uuid))
+        .where(col(TrackLike.user_uuid) == user_uuid, _visible(col(Track.library_uuid), user_uuid))
+        .subquery("liked")
+    )
+    total = (await db.execute(select(func.count()).select_from(liked))).scalar_one()
+    uuids = list(
+        (
+            await db.execute(
+                select(liked.c.track_uuid)
+                .order_by(liked.c.liked_at.desc(), liked.c.track_uuid)
+                .limit(limit)
+                .offset(offset)
+            )
+        ).scalars()
+    )
+    return await tracks_in_order(db, uuids), int(total)
+
+
 def to_public(track: Track, liked: bool) -> TrackPublic:
     return TrackPublic(
         track_uuid=track.track_uuid,
@@ -291,6 +250,7 @@ def to_public(track: Track, liked: bool) -> TrackPublic:
         duration_ms=track.duration_ms,
         available=track.available,
         liked=liked,
+        cover_url=cover_url(track.cover_key),
     )
 
 
@@ -298,3 +258,185 @@ async def track_public(db: AsyncSession, user_uuid: UUID, tracks: Sequence[Track
     """The public shape of ``tracks`` (same order) with ``liked`` filled in one query."""
     liked = await liked_track_uuids(db, user_uuid, [t.track_uuid for t in tracks])
     return [to_public(track, track.track_uuid in liked) for track in tracks]
+
+
+# --- albums ----------------------------------------------------------------------------------
+
+_ALBUM_ORDER: dict[AlbumSort, tuple[Any, ...]] = {
+    "name": (col(Album.name_key), col(Album.album_uuid)),
+    "artist": (col(Album.sort_key), col(Album.album_uuid)),
+    # Oldest first, albums without a year last.
+    "year": (col(Album.year).asc().nulls_last(), col(Album.sort_key), col(Album.album_uuid)),
+    # Newest first; albums of one scan batch share a time, then album order.
+    "added": (col(Album.created_at).desc(), col(Album.sort_key), col(Album.album_uuid)),
+}
+
+
+def album_filters(genre: str | None, year: int | None) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if genre is not None:
+        filters.append(col(Album.genre) == genre)
+    if year is not None:
+        filters.append(col(Album.year) == year)
+    return filters
+
+
+async def page_albums(
+    db: AsyncSession,
+    user_uuid: UUID,
+    sort: AlbumSort,
+    genre: str | None,
+    year: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Album], int]:
+    filters = [_visible(col(Album.library_uuid), user_uuid), *album_filters(genre, year)]
+    rows = await db.execute(
+        select(Album).where(*filters).order_by(*_ALBUM_ORDER[sort]).limit(limit).offset(offset)
+    )
+    if genre is None and year is None:
+        _, total = await _granted_counts(db, user_uuid)
+    else:
+        # A genre or a year is a small part of the albums: counting them is cheap.
+        total = int((await db.execute(select(func.count()).select_from(Album).where(*filters))).scalar_one())
+    return list(rows.scalars()), total
+
+
+async def albums_in_order(db: AsyncSession, album_uuids: Sequence[UUID]) -> list[Album]:
+    if not album_uuids:
+        return []
+    rows = await db.execute(select(Album).where(col(Album.album_uuid).in_(list(album_uuids))))
+    found = {album.album_uuid: album for album in rows.scalars()}
+    return [found[u] for u in album_uuids if u in found]
+
+
+async def visible_album(db: AsyncSession, user_uuid: UUID, album_uuid: UUID) -> Album | None:
+    return (
+        await db.execute(
+            select(Album).where(
+                col(Album.album_uuid) == album_uuid, _visible(col(Album.library_uuid), user_uuid)
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def cover_visible(db: AsyncSession, user_uuid: UUID, cover_key: str) -> bool:
+    """Whether some album the user can see has this cover (the same picture is the same key)."""
+    found = await db.execute(
+        select(col(Album.album_uuid))
+        .where(col(Album.cover_key) == cover_key, _visible(col(Album.library_uuid), user_uuid))
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+# --- artists ---------------------------------------------------------------------------------
+
+
+def _visible_album_counts(user_uuid: UUID) -> Any:
+    return (
+        select(col(Album.artist_uuid).label("artist_uuid"), func.count().label("album_count"))
+        .where(_visible(col(Album.library_uuid), user_uuid), col(Album.artist_uuid).is_not(None))
+        .group_by(col(Album.artist_uuid))
+        .subquery("visible_albums")
+    )
+
+
+async def page_artists(
+    db: AsyncSession, user_uuid: UUID, limit: int, offset: int
+) -> tuple[list[tuple[Artist, int]], int]:
+    """Album artists with at least one visible album, in sort-name order, with their counts."""
+    counts = _visible_album_counts(user_uuid)
+    rows = await db.execute(
+        select(Artist, counts.c.album_count, func.count().over())
+        .join(counts, counts.c.artist_uuid == col(Artist.artist_uuid))
+        .order_by(col(Artist.sort_key), col(Artist.artist_uuid))
+        .limit(limit)
+        .offset(offset)
+    )
+    found = rows.tuples().all()
+    if found:
+        return [(artist, int(n)) for artist, n, _ in found], int(found[0][2])
+    total = (await db.execute(select(func.count()).select_from(counts))).scalar_one()
+    return [], int(total)
+
+
+async def artists_with_counts(
+    db: AsyncSession, user_uuid: UUID, artist_uuids: Sequence[UUID]
+) -> list[tuple[Artist, int]]:
+    """Visible artists of ``artist_uuids`` in that order, with their visible album counts."""
+    if not artist_uuids:
+        return []
+    counts = _visible_album_counts(user_uuid)
+    rows = await db.execute(
+        select(Artist, counts.c.album_count)
+        .join(counts, counts.c.artist_uuid == col(Artist.artist_uuid))
+        .where(col(Artist.artist_uuid).in_(list(artist_uuids)))
+    )
+    found = {artist.artist_uuid: (artist, int(n)) for artist, n in rows.tuples()}
+    return [found[u] for u in artist_uuids if u in found]
+
+
+async def artist_albums(db: AsyncSession, user_uuid: UUID, artist_uuid: UUID) -> list[Album]:
+    """The artist's visible albums by year (no year last), then title."""
+    rows = await db.execute(
+        select(Album)
+        .where(col(Album.artist_uuid) == artist_uuid, _visible(col(Album.library_uuid), user_uuid))
+        .order_by(col(Album.year).asc().nulls_last(), col(Album.name_key), col(Album.album_uuid))
+    )
+    return list(rows.scalars())
+
+
+# --- genres ----------------------------------------------------------------------------------
+
+
+async def genres(db: AsyncSession, user_uuid: UUID) -> list[tuple[str, int, int]]:
+    """``(genre, albums, tracks)`` of the user's albums (an album's genre is its tracks' most common)."""
+    rows = await db.execute(
+        select(col(Album.genre), func.count(), func.sum(col(Album.track_count)))
+        .where(_visible(col(Album.library_uuid), user_uuid), col(Album.genre).is_not(None))
+        .group_by(col(Album.genre))
+    )
+    return [(str(name), int(albums), int(tracks or 0)) for name, albums, tracks in rows.tuples()]
+
+
+# --- scan status (GET /library/status, metrics) ----------------------------------------------
+
+# A running scan touches its row every second or so; one silent for this long has died.
+SCAN_STALE_AFTER_S = 30
+
+
+@dataclass(frozen=True)  # no slots: metrics read its fields through __dict__
+class ScanStatus:
+    scanning: bool
+    done: int
+    total: int | None
+    last_scan_at: datetime | None
+    errors: int
+
+
+_LATEST_SCAN = text(
+    f"""
+    SELECT s.done, s.total, s.errors,
+           s.finished_at IS NULL AND s.heartbeat_at > now() - interval '{SCAN_STALE_AFTER_S} seconds'
+             AS running
+    FROM library_scan s
+    WHERE (CAST(:user_uuid AS uuid) IS NULL
+           OR s.library_uuid IN (SELECT library_uuid FROM library_grant WHERE user_uuid = :user_uuid))
+    ORDER BY running DESC, s.started_at DESC
+    LIMIT 1
+    """
+)
+
+
+async def scan_status(db: AsyncSession, user_uuid: UUID | None = None) -> ScanStatus:
+    """The running scan (else the latest) of the user's libraries, or of every library when
+    ``user_uuid`` is None (what metrics read at scrape time, CONTRACTS C7)."""
+    row = (await db.execute(_LATEST_SCAN, {"user_uuid": user_uuid})).first()
+    libraries = select(func.max(col(Library.last_scan_at)))
+    if user_uuid is not None:
+        libraries = libraries.where(_visible(col(Library.library_uuid), user_uuid))
+    last_scan_at = (await db.execute(libraries)).scalar_one()
+    if row is None:
+        return ScanStatus(False, 0, None, last_scan_at, 0)
+    return ScanStatus(bool(row.running), int(row.done), row.total, last_scan_at, int(row.errors))

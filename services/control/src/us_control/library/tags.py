@@ -2,11 +2,14 @@
 
 ``facts_from_tags`` holds the fallback rules (a plain function, unit-tested without files);
 ``read_flac`` and ``read_cover`` do the file I/O. Errors never carry an absolute path: the
-reason of :class:`UnreadableFile` names the file by its catalog path only.
+reason of :class:`UnreadableFile` names the file by its catalog path only. A file whose
+metadata blocks are absurdly large (a tag block over ``MAX_TAG_BLOCK_BYTES``, all blocks over
+``MAX_METADATA_BYTES``) is unreadable before mutagen would load it into memory.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -21,6 +24,9 @@ UNKNOWN_ARTIST = "Unknown Artist"
 UNKNOWN_ALBUM = "Unknown Album"
 MAX_TAG_CHARS = 1000
 FRONT_COVER = 3  # FLAC/ID3 picture type "Cover (front)"
+MAX_TAG_BLOCK_BYTES = 4 * 1024 * 1024
+MAX_METADATA_BYTES = 64 * 1024 * 1024
+_VORBIS_COMMENT_BLOCK = 4
 
 # "01 Dawn", "01. Dawn", "01 - Dawn", "1) Dawn" (but not "1979 Song").
 _NUMBERED_STEM = re.compile(r"^(\d{1,3})(?:\s*[-._)]\s*|\s+)(?P<title>.+)$")
@@ -51,6 +57,9 @@ class FlacFacts:
     duration_ms: int
     sample_rate: int
     has_cover: bool
+    genre: str | None = None
+    # ALBUMARTISTSORT, when the file has one ("Beatles, The").
+    album_artist_sort: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,11 @@ def _joined(tags: Mapping[str, Sequence[str]], *keys: str) -> str | None:
     return None
 
 
+def is_disc_folder(name: str) -> bool:
+    """``CD2``, ``Disc 2``, ``disk-2``: a folder holding one disc of an album."""
+    return bool(_DISC_FOLDER.match(name))
+
+
 def title_from_stem(stem: str) -> tuple[str, int | None]:
     """The title (and track number) a file name implies when the tags say nothing."""
     name = clean_text(stem) or stem
@@ -143,12 +157,38 @@ def facts_from_tags(
         duration_ms=max(0, round(duration_s * 1000)),
         sample_rate=int(sample_rate),
         has_cover=has_cover,
+        genre=_first(tags, "genre"),
+        album_artist_sort=_first(tags, "albumartistsort") if album_artist_tag else None,
     )
+
+
+def _check_metadata_size(path: Path) -> None:
+    """Walk the metadata block headers (a few bytes each) before mutagen reads the blocks."""
+    with open(path, "rb") as file:
+        if file.read(4) != b"fLaC":
+            return  # mutagen gives the precise reason
+        total = 0
+        while True:
+            header = file.read(4)
+            if len(header) < 4:
+                return
+            kind, length = header[0] & 0x7F, int.from_bytes(header[1:4], "big")
+            total += length
+            if kind == _VORBIS_COMMENT_BLOCK and length > MAX_TAG_BLOCK_BYTES:
+                raise UnreadableFile(f"tags larger than {MAX_TAG_BLOCK_BYTES // 2**20} MiB")
+            if total > MAX_METADATA_BYTES:
+                raise UnreadableFile(f"metadata larger than {MAX_METADATA_BYTES // 2**20} MiB")
+            if header[0] & 0x80:
+                return
+            file.seek(length, os.SEEK_CUR)
 
 
 def _open(path: Path, rel_path: str) -> Any:
     try:
+        _check_metadata_size(path)
         return FLAC(str(path))
+    except UnreadableFile:
+        raise
     except FLACNoHeaderError as exc:
         raise UnreadableFile("not a FLAC file (no fLaC header)") from exc
     except MutagenError as exc:

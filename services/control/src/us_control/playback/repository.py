@@ -6,10 +6,10 @@ shuffle permutation while shuffle is on), so "the next item" is one indexed look
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, delete, func, text, update
@@ -19,53 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from us_control.models import AppliedEvent, Device, Listen, QueueItem, SessionState, Track, TrackLike
-
-
-async def lock_session(
-    db: AsyncSession, user_uuid: UUID, session_uuid: UUID | None = None
-) -> tuple[SessionState, Track | None] | None:
-    """The user's session row, locked until commit (``SELECT … FOR UPDATE``).
-
-    Its current track comes along in the same query."""
-    query = (
-        select(SessionState, Track)
-        .outerjoin(Track, col(Track.track_uuid) == col(SessionState.track_uuid))
-        .where(SessionState.user_uuid == user_uuid)
-        .with_for_update(of=SessionState)
-    )
-    if session_uuid is not None:
-        query = query.where(SessionState.session_uuid == session_uuid)
-    row = await _first_session(db, query)
-    if row is None and session_uuid is None:
-        # Users made before the session table existed, or by hand: create the row lazily.
-        await db.execute(
-            text(
-                "INSERT INTO session_state (session_uuid, user_uuid, position_ms, play_state, last_update_ms, "
-                "revision, shuffle, repeat_mode, volume_percent, media_epoch, listened_ms, listen_recorded) "
-                "SELECT gen_random_uuid(), :u, 0, 'stopped', 0, 0, false, 'off', 100, 0, 0, false "
-                "WHERE EXISTS (SELECT 1 FROM appuser WHERE user_uuid = :u) ON CONFLICT (user_uuid) DO NOTHING"
-            ),
-            {"u": user_uuid},
-        )
-        row = await _first_session(db, query)
-    return row
-
-
-async def _first_session(db: AsyncSession, query: Any) -> tuple[SessionState, Track | None] | None:
-    result = (await db.execute(query.execution_options(populate_existing=True))).first()
-    return None if result is None else (result[0], result[1])
-
-
-async def read_session_and_track(
-    db: AsyncSession, user_uuid: UUID
-) -> tuple[SessionState, Track | None] | None:
-    """The session row and its track without a lock."""
-    query = (
-        select(SessionState, Track)
-        .outerjoin(Track, col(Track.track_uuid) == col(SessionState.track_uuid))
-        .where(SessionState.user_uuid == user_uuid)
-    )
-    return await _first_session(db, query)
+from us_control.playback.state import COLUMNS, MUTABLE, SessionRow
 
 
 async def read_session(db: AsyncSession, user_uuid: UUID) -> SessionState | None:
@@ -84,6 +38,7 @@ class SessionParts:
     item_shuffle_idx: int | None
     device_uuids: frozenset[str]
     speaker_last_seen_ms: int | None
+    speaker_left_ms: int | None
     liked: bool
     applied_revision: int | None
 
@@ -98,6 +53,8 @@ _PARTS = text(
                AS device_uuids,
            (SELECT (extract(epoch FROM d.last_seen) * 1000)::bigint FROM device d
              WHERE d.device_uuid = :speaker) AS speaker_last_seen_ms,
+           (SELECT (extract(epoch FROM d.left_at) * 1000)::bigint FROM device d
+             WHERE d.device_uuid = :speaker) AS speaker_left_ms,
            EXISTS (SELECT 1 FROM track_like l WHERE l.user_uuid = :u AND l.track_uuid = :track) AS liked,
            (SELECT a.revision FROM applied_event a
              WHERE a.user_uuid = :u AND a.client_event_uuid = :event) AS applied_revision
@@ -112,7 +69,7 @@ _PARTS = text(
 
 
 async def session_parts(
-    db: AsyncSession, state: SessionState, client_event_uuid: UUID | None = None
+    db: AsyncSession, state: SessionRow, client_event_uuid: UUID | None = None
 ) -> SessionParts:
     row = (
         await db.execute(
@@ -133,9 +90,150 @@ async def session_parts(
         item_shuffle_idx=row.item_shuffle_idx,
         device_uuids=frozenset(row.device_uuids),
         speaker_last_seen_ms=row.speaker_last_seen_ms,
+        speaker_left_ms=row.speaker_left_ms,
         liked=bool(row.liked),
         applied_revision=row.applied_revision,
     )
+
+
+# --- the command path: one locking read, one write ------------------------------------------
+
+_TRACK_COLUMNS = (
+    "track_uuid", "library_uuid", "album_uuid", "rel_path", "size_bytes", "mtime_ns", "duration_ms",
+    "sample_rate", "title", "artist", "album_title", "album_artist", "track_number", "disc_number",
+    "has_cover", "available", "created_at", "updated_at",
+)  # fmt: skip
+_SESSION_SELECT = ", ".join(f"s.{c}" for c in COLUMNS)
+_TRACK_SELECT = ", ".join(f"t.{c} AS t_{c}" for c in _TRACK_COLUMNS)
+# The row, its track, and what the snapshot and the command need, in one statement. Subqueries
+# follow the row's own columns. Under the row lock, ``seen_revision`` (read with the statement's
+# snapshot) differs from ``revision`` (the locked, newest version) exactly when another command
+# committed while this one waited: then the parts are read again (``session_parts``).
+_READ_SESSION = f"""
+SELECT {_SESSION_SELECT}, {_TRACK_SELECT},
+       (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms,
+       (SELECT count(*) FROM queue_item q WHERE q.user_uuid = s.user_uuid) AS queue_length,
+       (SELECT q.idx FROM queue_item q WHERE q.item_uuid = s.current_item_uuid) AS item_idx,
+       (SELECT q.shuffle_idx FROM queue_item q WHERE q.item_uuid = s.current_item_uuid) AS item_shuffle_idx,
+       (SELECT coalesce(array_agg(d.device_uuid::text), '{{}}') FROM device d WHERE d.user_uuid = s.user_uuid)
+           AS device_uuids,
+       (SELECT (extract(epoch FROM d.last_seen) * 1000)::bigint FROM device d
+         WHERE d.device_uuid = s.active_device_uuid) AS speaker_last_seen_ms,
+       (SELECT (extract(epoch FROM d.left_at) * 1000)::bigint FROM device d
+         WHERE d.device_uuid = s.active_device_uuid) AS speaker_left_ms,
+       EXISTS (SELECT 1 FROM track_like l WHERE l.user_uuid = s.user_uuid AND l.track_uuid = s.track_uuid)
+           AS liked,
+       (SELECT a.revision FROM applied_event a
+         WHERE a.user_uuid = s.user_uuid AND a.client_event_uuid = $3::uuid) AS applied_revision,
+       (SELECT d.user_uuid FROM device d WHERE d.device_uuid = $4::uuid) AS sender_user_uuid,
+       (SELECT d.last_seen < clock_timestamp() - make_interval(secs => $5) OR d.left_at IS NOT NULL
+          FROM device d WHERE d.device_uuid = $4::uuid) AS sender_needs_touch,
+       (SELECT x.revision FROM session_state x WHERE x.session_uuid = s.session_uuid) AS seen_revision
+FROM session_state s LEFT JOIN track t ON t.track_uuid = s.track_uuid
+WHERE s.user_uuid = $1::uuid AND ($2::uuid IS NULL OR s.session_uuid = $2::uuid)
+"""
+_READ_SESSION_LOCKED = _READ_SESSION + "FOR UPDATE OF s"
+
+# A device that sends commands is alive; its last_seen is moved only when it is this old, so a
+# burst of commands does not write the device row each time.
+SENDER_TOUCH_AFTER_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRead:
+    state: SessionRow
+    track: Track | None
+    parts: SessionParts
+    sender_user_uuid: UUID | None
+    sender_needs_touch: bool
+    consistent: bool  # False: another command committed while this one waited for the lock
+
+
+async def read_session_for_command(
+    db: AsyncSession,
+    user_uuid: UUID,
+    session_uuid: UUID | None,
+    *,
+    lock: bool,
+    client_event_uuid: UUID | None = None,
+    sender_device_uuid: UUID | None = None,
+) -> SessionRead | None:
+    conn = await db.connection()
+    result = await conn.exec_driver_sql(
+        _READ_SESSION_LOCKED if lock else _READ_SESSION,
+        (user_uuid, session_uuid, client_event_uuid, sender_device_uuid, SENDER_TOUCH_AFTER_S),
+    )
+    row = result.mappings().first()
+    if row is None:
+        return None
+    track = (
+        Track.model_construct(**{c: row[f"t_{c}"] for c in _TRACK_COLUMNS})
+        if row["t_track_uuid"] is not None
+        else None
+    )
+    parts = SessionParts(
+        now_ms=int(row["now_ms"]),
+        queue_length=int(row["queue_length"]),
+        item_idx=row["item_idx"],
+        item_shuffle_idx=row["item_shuffle_idx"],
+        device_uuids=frozenset(row["device_uuids"]),
+        speaker_last_seen_ms=row["speaker_last_seen_ms"],
+        speaker_left_ms=row["speaker_left_ms"],
+        liked=bool(row["liked"]),
+        applied_revision=row["applied_revision"],
+    )
+    return SessionRead(
+        state=SessionRow.from_record(row),
+        track=track,
+        parts=parts,
+        sender_user_uuid=row["sender_user_uuid"],
+        sender_needs_touch=bool(row["sender_needs_touch"]),
+        consistent=row["seen_revision"] == row["revision"],
+    )
+
+
+async def create_session_if_missing(db: AsyncSession, user_uuid: UUID) -> None:
+    """Users made before the session table existed, or by hand: create the row lazily."""
+    await db.execute(
+        text(
+            "INSERT INTO session_state (session_uuid, user_uuid, position_ms, play_state, last_update_ms, "
+            "revision, shuffle, repeat_mode, volume_percent, media_epoch, listened_ms, listen_recorded) "
+            "SELECT gen_random_uuid(), :u, 0, 'stopped', 0, 0, false, 'off', 100, 0, 0, false "
+            "WHERE EXISTS (SELECT 1 FROM appuser WHERE user_uuid = :u) ON CONFLICT (user_uuid) DO NOTHING"
+        ),
+        {"u": user_uuid},
+    )
+
+
+_WRITE_ASSIGNMENTS = ", ".join(f"{c} = ${i}" for i, c in enumerate(MUTABLE, start=2))
+_N = len(MUTABLE) + 1
+# The new state, the applied client_event_uuid and the sender's heartbeat: one statement.
+_WRITE_SESSION = f"""
+WITH written AS (UPDATE session_state SET {_WRITE_ASSIGNMENTS} WHERE session_uuid = $1::uuid RETURNING user_uuid),
+     applied AS (INSERT INTO applied_event (user_uuid, client_event_uuid, revision, created_at)
+                 SELECT user_uuid, ${_N + 1}::uuid, ${_N + 2}::bigint, now() FROM written
+                 WHERE ${_N + 1}::uuid IS NOT NULL),
+     touched AS (UPDATE device SET last_seen = now(), left_at = NULL WHERE device_uuid = ${_N + 3}::uuid)
+SELECT count(*) FROM written
+"""
+_TOUCH = "UPDATE device SET last_seen = now(), left_at = NULL WHERE device_uuid = $1::uuid"
+
+
+async def write_session(
+    db: AsyncSession, state: SessionRow, client_event_uuid: UUID | None, touch_device: UUID | None
+) -> None:
+    conn = await db.connection()
+    values = tuple(getattr(state, c) for c in MUTABLE)
+    last_failure = json.dumps(state.last_failure) if state.last_failure is not None else None
+    values = tuple(last_failure if c == "last_failure" else v for c, v in zip(MUTABLE, values, strict=True))
+    await conn.exec_driver_sql(
+        _WRITE_SESSION, (state.session_uuid, *values, client_event_uuid, state.revision, touch_device)
+    )
+
+
+async def touch_sender(db: AsyncSession, device_uuid: UUID) -> None:
+    conn = await db.connection()
+    await conn.exec_driver_sql(_TOUCH, (device_uuid,))
 
 
 async def get_track(db: AsyncSession, track_uuid: UUID | None) -> Track | None:
@@ -161,9 +259,34 @@ async def get_device(db: AsyncSession, device_uuid: UUID) -> Device | None:
 
 
 async def touch_device(db: AsyncSession, device_uuid: UUID) -> None:
+    """A sign of life: seen now, and no longer leaving."""
     await db.execute(
-        update(Device).where(col(Device.device_uuid) == device_uuid).values(last_seen=func.now())
+        update(Device)
+        .where(col(Device.device_uuid) == device_uuid)
+        .values(last_seen=func.now(), left_at=None)
     )
+
+
+async def mark_leaving(db: AsyncSession, device_uuid: UUID) -> None:
+    await db.execute(
+        update(Device)
+        .where(col(Device.device_uuid) == device_uuid)
+        .values(last_seen=func.now(), left_at=func.now())
+    )
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+async def device_presence(db: AsyncSession, device_uuid: UUID) -> tuple[int | None, int | None]:
+    """``(last_seen_ms, left_ms)`` as stored now (not as an earlier read of the row had them)."""
+    row = (
+        await db.execute(
+            select(col(Device.last_seen), col(Device.left_at)).where(col(Device.device_uuid) == device_uuid)
+        )
+    ).first()
+    return (None, None) if row is None else (epoch_ms(row[0]), epoch_ms(row[1]))
 
 
 async def list_devices(
@@ -326,14 +449,6 @@ async def remove_like(db: AsyncSession, user_uuid: UUID, track_uuid: UUID) -> bo
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def page_likes(db: AsyncSession, user_uuid: UUID, limit: int, offset: int) -> tuple[list[Track], int]:
-    base = select(Track).join(TrackLike, col(TrackLike.track_uuid) == col(Track.track_uuid))
-    base = base.where(TrackLike.user_uuid == user_uuid)
-    total = (await db.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    rows = await db.execute(base.order_by(col(TrackLike.created_at).desc()).limit(limit).offset(offset))
-    return list(rows.scalars()), int(total)
 
 
 async def page_listens(

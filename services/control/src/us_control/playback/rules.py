@@ -182,6 +182,29 @@ def counts_as_listen(listened_ms: int, duration_ms: int) -> bool:
 # --- presence and staleness ----------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """When a device counts as online: a heartbeat within the window, and no "leaving" older
+    than the leave grace (a reload comes back within it; a closed tab does not)."""
+
+    window_ms: int
+    leave_grace_ms: int
+
+    def last_heard_ms(self, last_seen_ms: int | None, left_ms: int | None, now_ms: int) -> int | None:
+        """``None`` while the device is online; else the last moment it is known to have been
+        there (its last heartbeat, or when it said it was leaving). Unknown devices: ``now``."""
+        if last_seen_ms is None:
+            return now_ms
+        if left_ms is not None and now_ms - left_ms >= self.leave_grace_ms:
+            return left_ms
+        if now_ms - last_seen_ms > self.window_ms:
+            return last_seen_ms
+        return None
+
+    def online(self, last_seen_ms: int | None, left_ms: int | None, now_ms: int) -> bool:
+        return self.last_heard_ms(last_seen_ms, left_ms, now_ms) is None
+
+
 def vanished_speaker_pause(tl: Timeline, speaker_last_seen_ms: int | None, now_ms: int) -> Timeline:
     """Pause where the vanished speaker was last known to play (its last heartbeat)."""
     until = now_ms if speaker_last_seen_ms is None else max(tl.since_ms, min(now_ms, speaker_last_seen_ms))

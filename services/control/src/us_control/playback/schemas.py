@@ -51,6 +51,13 @@ class EndedIn(CommandIn):
     device_uuid: UUID  # required here: only the active speaker reports an end
 
 
+class FailedIn(CommandIn):
+    track_uuid: UUID
+    device_uuid: UUID  # required here: only the active speaker reports a failure
+    # Free text for people ("http 404", "decode error"); never parsed.
+    reason: Annotated[str, Field(max_length=200)] | None = None
+
+
 class SpeakerIn(CommandIn):
     device_uuid: UUID
 
@@ -70,6 +77,9 @@ class HeartbeatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     device_uuid: UUID
+    # Sent on `pagehide` (a tab closing or reloading): offline after US_LEAVE_GRACE_S unless the
+    # device shows a sign of life again within it.
+    leaving: Annotated[bool, Field(strict=True)] = False
 
 
 class DevicePublic(BaseModel):

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from us_common.timeline import PlayState, RepeatMode, SessionSnapshot
+from us_common.timeline import LastFailure, PlayState, RepeatMode, SessionSnapshot
 from us_control.library.repository import to_public
-from us_control.models import SessionState, Track
+from us_control.models import Track
 from us_control.playback import rules
 from us_control.playback.repository import SessionParts
+from us_control.playback.state import SessionRow
 
 
 def build_snapshot(
-    state: SessionState, parts: SessionParts, track: Track | None, now_ms: int | None = None
+    state: SessionRow,
+    parts: SessionParts,
+    track: Track | None,
+    now_ms: int | None = None,
+    timeline: rules.Timeline | None = None,
+    speaker_online: bool = False,
 ) -> SessionSnapshot:
-    """The snapshot with ``position_ms`` projected to ``now_ms`` (the shared clock)."""
+    """The snapshot with ``position_ms`` projected to ``now_ms`` (the shared clock); ``timeline``
+    replaces the row's own (a view that is shown, not stored)."""
     now = parts.now_ms if now_ms is None else now_ms
-    play_state = PlayState(state.play_state)
-    timeline = rules.Timeline(
-        state.position_ms, play_state, state.last_update_ms, track.duration_ms if track else None
-    )
+    if timeline is None:
+        timeline = rules.Timeline(
+            state.position_ms,
+            PlayState(state.play_state),
+            state.last_update_ms,
+            track.duration_ms if track else None,
+        )
+    play_state = timeline.play_state
     order_position = parts.item_shuffle_idx if state.shuffle else parts.item_idx
     return SessionSnapshot(
         session_uuid=state.session_uuid,
@@ -42,4 +53,6 @@ def build_snapshot(
         updated_at=state.updated_at,
         server_time_ms=now,
         track=to_public(track, parts.liked) if track else None,
+        speaker_online=speaker_online,
+        last_failure=LastFailure.model_validate(state.last_failure) if state.last_failure else None,
     )

@@ -11,9 +11,9 @@ from us_control.deps import CurrentUser, Limit, Offset, SettingsDep, UowDep, rat
 from us_control.devices import service as devices
 from us_control.models import Device
 from us_control.playback import repository as repo
-from us_control.playback import service as playback
+from us_control.playback.editor import SessionEditor
+from us_control.playback.runner import run_command
 from us_control.playback.schemas import DeviceList, DevicePublic, DeviceRegisterIn, HeartbeatIn
-from us_control.playback.service import SessionEditor
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 _ERRORS: dict[int | str, dict[str, str]] = {
@@ -35,7 +35,7 @@ async def register(
     async def apply(editor: SessionEditor) -> None:
         registered.append(await devices.register(editor, body))
 
-    snapshot = await playback.run_command(uow, settings, user.user_uuid, apply)
+    snapshot = await run_command(uow, settings, user.user_uuid, apply)
     return devices.device_public(
         registered[0], snapshot.server_time_ms, snapshot.active_device_uuid, settings
     )
@@ -43,7 +43,7 @@ async def register(
 
 @router.patch("/heartbeat", responses=_ERRORS)
 async def heartbeat(body: HeartbeatIn, user: CurrentUser, uow: UowDep, settings: SettingsDep) -> DevicePublic:
-    return await devices.heartbeat(uow.db, settings, user.user_uuid, body.device_uuid)
+    return await devices.heartbeat(uow, settings, user.user_uuid, body.device_uuid, body.leaving)
 
 
 @router.get("", responses=_ERRORS)
@@ -64,8 +64,5 @@ async def list_devices(
 
 @router.delete("/{device_uuid}", status_code=204, responses=_ERRORS, dependencies=[Limited])
 async def forget(device_uuid: UUID, user: CurrentUser, uow: UowDep, settings: SettingsDep) -> Response:
-    async def apply(editor: SessionEditor) -> None:
-        await devices.forget(editor, device_uuid)
-
-    await playback.run_command(uow, settings, user.user_uuid, apply)
+    await run_command(uow, settings, user.user_uuid, lambda e: devices.forget(e, device_uuid))
     return Response(status_code=204)

@@ -2,7 +2,8 @@
 
 Loopback only (nginx never routes ``/internal``) and authenticated with a short service token
 (``svc+jwt``) signed by the caller's own key: events signs with the access-token key, media with
-the media-token key. Answers come from Postgres and refill the Redis cache.
+the media-token key. Answers come from Postgres; the session cache is refilled by the request's
+unit of work after it commits.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from redis.exceptions import RedisError
 
+from us_common.bus import media_refusals_key
 from us_common.errors import Forbidden, NotFound, Unauthorized
 from us_common.jwt import TokenCodec, TokenError, TokenKind
-from us_control.background import load_cache
 from us_control.deps import SettingsDep, UowDep
 from us_control.library.repository import accessible_tracks
-from us_control.playback.service import SessionEditor, run_command
+from us_control.playback.commands import revoke_media_tokens
+from us_control.playback.runner import read_snapshot, run_command
+from us_control.ratelimit import count_in_window
 from us_control.settings import ControlSettings
 
 router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
@@ -60,13 +62,12 @@ Caller = Annotated[ServiceName, Depends(service_caller)]
 
 
 @router.get("/sessions/{user_uuid}/cache")
-async def session_cache(user_uuid: UUID, caller: Caller, request: Request) -> dict[str, str]:
-    """The cache fields for a user (and the cache refilled), or 404 for an unknown user."""
-    try:
-        cache = await load_cache(request.app, user_uuid)
-    except NotFound:
-        raise
-    await request.app.state.publisher.store(user_uuid, cache, None)
+async def session_cache(
+    user_uuid: UUID, caller: Caller, uow: UowDep, settings: SettingsDep
+) -> dict[str, str]:
+    """The cache fields for a user (refilled in Redis after commit), or 404 for an unknown user."""
+    _, cache = await read_snapshot(uow.db, settings, user_uuid)
+    uow.refill_after_commit(user_uuid, cache)
     return cache.to_fields()
 
 
@@ -92,15 +93,6 @@ async def track_for_user(track_uuid: UUID, user_uuid: UUID, caller: Caller, uow:
 
 # Refusals are counted per user in a fixed window that starts with the first one.
 MEDIA_REFUSAL_WINDOW_S = 60
-_COUNT_IN_WINDOW_LUA = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
-return n
-"""
-
-
-def media_refusals_key(user_uuid: UUID) -> str:
-    return f"us:media:refusals:{user_uuid}"
 
 
 class MediaRefusalIn(BaseModel):
@@ -115,12 +107,6 @@ class MediaRefusalOut(BaseModel):
     revoked: bool
 
 
-async def _revoke_media_tokens(editor: SessionEditor) -> None:
-    # Same speaker, new epoch: every media token of the user dies; the speaker simply mints again.
-    editor.state.media_epoch += 1
-    editor.mark("speaker")
-
-
 @router.post("/media-refusals", status_code=202)
 async def media_refusal(
     body: MediaRefusalIn, caller: Caller, request: Request, uow: UowDep, settings: SettingsDep
@@ -131,18 +117,13 @@ async def media_refusal(
     once per window. Media may only read Redis, so control counts."""
     if caller != "media":
         raise Forbidden("only the media service reports refusals")
-    try:
-        count = int(
-            await request.app.state.redis.eval(
-                _COUNT_IN_WINDOW_LUA, 1, media_refusals_key(body.user_uuid), MEDIA_REFUSAL_WINDOW_S
-            )
-        )
-    except (RedisError, OSError) as exc:
-        log.warning("media_refusal_not_counted", error_type=type(exc).__name__)
-        return MediaRefusalOut(refusals_in_window=None, revoked=False)
+    # The count decides whether to revoke, so it is taken now, not after the commit.
+    count = await count_in_window(
+        request.app.state.redis, media_refusals_key(body.user_uuid), MEDIA_REFUSAL_WINDOW_S
+    )
     if count != settings.media_refusal_threshold + 1:
         return MediaRefusalOut(refusals_in_window=count, revoked=False)
-    await run_command(uow, settings, body.user_uuid, _revoke_media_tokens)
+    await run_command(uow, settings, body.user_uuid, revoke_media_tokens)
     log.warning(
         "media_tokens_revoked",
         user_uuid=str(body.user_uuid),

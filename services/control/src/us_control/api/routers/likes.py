@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends
 from us_common.errors import NotFound
 from us_common.timeline import TrackPublic
 from us_control.deps import CurrentUser, Limit, Offset, SettingsDep, UowDep, rate_limited
-from us_control.library.repository import accessible_tracks, track_public
+from us_control.library.repository import accessible_tracks, page_liked_tracks, track_public
 from us_control.playback import repository as repo
-from us_control.playback import service as playback
+from us_control.playback.likes import set_like
+from us_control.playback.runner import run_command
 from us_control.playback.schemas import ListenPage, ListenPublic, TrackPage
-from us_control.playback.service import SessionEditor
 
 router = APIRouter(tags=["likes"])
 _ERRORS: dict[int | str, dict[str, str]] = {
@@ -31,10 +31,7 @@ async def _like(
     if track_uuid not in found:
         raise NotFound("track not found")
 
-    async def apply(editor: SessionEditor) -> None:
-        await playback.set_like(editor, track_uuid, liked)
-
-    await playback.run_command(uow, settings, user.user_uuid, apply)
+    await run_command(uow, settings, user.user_uuid, lambda e: set_like(e, track_uuid, liked))
     return (await track_public(uow.db, user.user_uuid, [found[track_uuid]]))[0]
 
 
@@ -55,7 +52,7 @@ async def likes(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> TrackPage:
-    tracks, total = await repo.page_likes(uow.db, user.user_uuid, limit, offset)
+    tracks, total = await page_liked_tracks(uow.db, user.user_uuid, limit, offset)
     return TrackPage(
         items=await track_public(uow.db, user.user_uuid, tracks), total=total, limit=limit, offset=offset
     )

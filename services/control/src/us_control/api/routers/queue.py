@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from us_common.errors import NotFound, Unprocessable
 from us_control.deps import CurrentUser, Limit, Offset, SettingsDep, UowDep, rate_limited
 from us_control.library.repository import accessible_tracks, album_tracks_for_user, track_public
+from us_control.playback import queue_edits
 from us_control.playback import repository as repo
-from us_control.playback import service as playback
+from us_control.playback.editor import Apply, Sender
+from us_control.playback.runner import run_command
 from us_control.playback.schemas import CommandIn, EnqueueIn, MoveIn, QueueItemPublic, QueuePage
-from us_control.playback.service import Sender, SessionEditor
 
 router = APIRouter(prefix="/queue", tags=["queue"])
 _ERRORS: dict[int | str, dict[str, str]] = {
@@ -55,10 +56,10 @@ async def queue_page(db: AsyncSession, user_uuid: UUID, limit: int, offset: int,
 
 
 async def _run(
-    uow: UowDep, settings: SettingsDep, user: CurrentUser, body: CommandIn, apply: playback.Apply
+    uow: UowDep, settings: SettingsDep, user: CurrentUser, body: CommandIn, apply: Apply
 ) -> QueuePage:
     sender = Sender(client_event_uuid=body.client_event_uuid, device_uuid=body.device_uuid)
-    snapshot = await playback.run_command(uow, settings, user.user_uuid, apply, sender=sender)
+    snapshot = await run_command(uow, settings, user.user_uuid, apply, sender=sender)
     return await queue_page(uow.db, user.user_uuid, FIRST_PAGE, 0, snapshot.revision)
 
 
@@ -82,10 +83,10 @@ async def enqueue(body: EnqueueIn, user: CurrentUser, uow: UowDep, settings: Set
     if not tracks:
         raise Unprocessable("the album has no tracks")
 
-    async def apply(editor: SessionEditor) -> None:
-        await playback.enqueue(editor, [t.track_uuid for t in tracks], body.position, body.replace)
-
-    return await _run(uow, settings, user, body, apply)
+    track_uuids = [t.track_uuid for t in tracks]
+    return await _run(
+        uow, settings, user, body, lambda e: queue_edits.enqueue(e, track_uuids, body.position, body.replace)
+    )
 
 
 @router.get("", responses=_ERRORS)
@@ -101,20 +102,16 @@ async def get_queue(
 
 @router.delete("/items/{item_uuid}", responses=_ERRORS, dependencies=[Limited])
 async def remove_item(item_uuid: UUID, user: CurrentUser, uow: UowDep, settings: SettingsDep) -> QueuePage:
-    async def apply(editor: SessionEditor) -> None:
-        await playback.remove_item(editor, item_uuid)
-
-    return await _run(uow, settings, user, CommandIn(), apply)
+    return await _run(uow, settings, user, CommandIn(), lambda e: queue_edits.remove_item(e, item_uuid))
 
 
 @router.post("/move", responses=_ERRORS, dependencies=[Limited])
 async def move_item(body: MoveIn, user: CurrentUser, uow: UowDep, settings: SettingsDep) -> QueuePage:
-    async def apply(editor: SessionEditor) -> None:
-        await playback.move_item(editor, body.item_uuid, body.to_idx)
-
-    return await _run(uow, settings, user, body, apply)
+    return await _run(
+        uow, settings, user, body, lambda e: queue_edits.move_item(e, body.item_uuid, body.to_idx)
+    )
 
 
 @router.delete("", responses=_ERRORS, dependencies=[Limited])
 async def clear(user: CurrentUser, uow: UowDep, settings: SettingsDep) -> QueuePage:
-    return await _run(uow, settings, user, CommandIn(), playback.clear_queue)
+    return await _run(uow, settings, user, CommandIn(), queue_edits.clear_queue)

@@ -11,27 +11,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from us_common.errors import NotFound
+from us_common.metrics import require_loopback
+from us_events import introspection
 from us_events.deps import HubDep
 
 router = APIRouter(prefix="/debug", include_in_schema=False)
 
-_LOOPBACK = {"127.0.0.1", "::1"}
-
-
-def _require_loopback(request: Request) -> None:
-    proxied = "x-forwarded-for" in request.headers or "x-real-ip" in request.headers
-    if proxied or request.client is None or request.client.host not in _LOOPBACK:
-        raise NotFound()
-
-
 @router.get("/counts")
 async def counts(request: Request, hub: HubDep) -> dict[str, Any]:
-    _require_loopback(request)
-    return hub.counts()
+    require_loopback(request)
+    return introspection.counts(hub)
 
 
 @router.get("/clients")
 async def clients(request: Request, hub: HubDep) -> dict[str, Any]:
-    _require_loopback(request)
-    return {"pid": os.getpid(), "clients": hub.clients()}
+    require_loopback(request)
+    return {"pid": os.getpid(), "clients": introspection.clients(hub)}

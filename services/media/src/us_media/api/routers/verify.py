@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 import structlog
+from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from us_media.verifier import MediaVerifier
@@ -25,6 +26,8 @@ VERIFY_PATH = "/verify"
 _REQUEST_ID_RE = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
 _WWW_AUTHENTICATE = (b"www-authenticate", b'Bearer realm="media", error="invalid_token"')
 _EMPTY = {"type": "http.response.body", "body": b"", "more_body": False}
+
+VERDICTS = Counter("us_media_verdicts", "Media verifications answered, by status (200, 401, 403).", ["status"])
 
 
 class VerifyEndpoint:
@@ -59,5 +62,6 @@ class VerifyEndpoint:
             status = 403
         finally:
             structlog.contextvars.clear_contextvars()
+        VERDICTS.labels(str(status)).inc()
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(_EMPTY)

@@ -1,0 +1,1 @@
+"""``python -m bench.catalog``: a 200,000-track library scanned, searched, browsed and served."""

@@ -1,0 +1,1 @@
+"""us-speaker: a headless speaker for UniversalScrobbler Playback (docs/SPEAKER.md)."""
