@@ -150,7 +150,12 @@ async def test_control_workers_killed_mid_request(rig: FaultRig, scene: Scene) -
     report = await scene.verify()
     rig.record("control worker killed (x2)", report)
     assert report.retried > 0, "no request was in flight when the worker died"
-    assert set(report.statuses) <= {"200", "502"}, report.statuses
+    # A request cut before the worker answered is nginx's 502. One cut while the worker was
+    # writing its answer (uvicorn writes the head and the body separately; nginx has passed the
+    # head on) ends the client's connection mid-response: httpx's RemoteProtocolError/ReadError.
+    # Either way the client cannot know whether it applied, retries it as itself, and verify()
+    # above proved every command applied exactly once. Nothing else — no 500, no 4xx — is allowed.
+    assert set(report.statuses) <= {"200", "502", "RemoteProtocolError", "ReadError"}, report.statuses
     cut = [c for c in driver.acked if not c.first_try]
     assert cut
 
