@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -51,23 +52,17 @@ class RateLimits:
 
     async def hit(self, name: LimitName, key: str) -> None:
         """Count one request; raise 429 with ``Retry-After`` once any window is exhausted."""
-        for item in self._items[name]:
-            try:
-                allowed = await self._limiter.hit(item, name, key)
-                if allowed:
-                    continue
-                stats = await self._limiter.get_window_stats(item, name, key)
-            except Exception as exc:  # noqa: BLE001 - limits wraps every storage failure
-                log.warning("rate_limit_storage_unavailable", error_type=type(exc).__name__)
-                return
-            raise RateLimited(math.ceil(max(stats.reset_time - time.time(), 1)))
+        await self._check(name, key, self._limiter.hit)
 
     async def refuse_if_exhausted(self, name: LimitName, key: str) -> None:
         """Raise 429 if ``key`` has no request left in some window, without counting one
         (for limits that count only failures, such as wrong pairing codes)."""
+        await self._check(name, key, self._limiter.test)
+
+    async def _check(self, name: LimitName, key: str, allows: Callable[..., Awaitable[bool]]) -> None:
         for item in self._items[name]:
             try:
-                if await self._limiter.test(item, name, key):
+                if await allows(item, name, key):
                     continue
                 stats = await self._limiter.get_window_stats(item, name, key)
             except Exception as exc:  # noqa: BLE001 - limits wraps every storage failure
