@@ -269,6 +269,7 @@ async def _search_in(url: str, library: str) -> dict[str, list[str]]:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from us_control.library import repository, service
+    from us_control.library.page_marks import TrackPageMarks
     from us_control.models import AppUser
 
     engine = create_async_engine(url)
@@ -290,7 +291,7 @@ async def _search_in(url: str, library: str) -> dict[str, list[str]]:
             await db.commit()
             results = {}
             for q in ("CAFÉ", "unicode", "orbits slow", "orbit", "東京"):
-                page = await service.browse_tracks(db, user.user_uuid, q, 50, 0)
+                page = await service.browse_tracks(db, user.user_uuid, q, 50, 0, TrackPageMarks())
                 results[q] = [t.title for t in page.items]
             return results
     finally:

@@ -40,6 +40,7 @@ from us_control.api.routers import (
 from us_control.auth.tokens import access_codec
 from us_control.background import background_loops
 from us_control.db import create_db_engine, is_database_down, session_factory
+from us_control.library.page_marks import TrackPageMarks
 from us_control.metrics import scrape_time
 from us_control.publisher import SessionPublisher
 from us_control.ratelimit import RateLimits
@@ -65,6 +66,7 @@ def create_app(settings: ControlSettings | None = None) -> FastAPI:
         app.state.redis = redis
         app.state.publisher = SessionPublisher(redis)
         app.state.rate_limits = RateLimits(settings)
+        app.state.track_marks = TrackPageMarks()
         app.state.access_tokens = DecodedTokens(access_codec(settings))
         app.state.scrobble = build_runtime(settings)
         tasks = [asyncio.create_task(loop(app)) for loop in background_loops()]

@@ -15,6 +15,7 @@ from us_common.errors import Forbidden, Unauthorized
 from us_common.jwt import TokenError
 from us_control.auth import grant_repository as grants
 from us_control.auth.tokens import Principal, principal_from_token
+from us_control.library.page_marks import TrackPageMarks
 from us_control.ratelimit import LimitName, RateLimits
 from us_control.settings import ControlSettings
 from us_control.uow import UnitOfWork, get_uow
@@ -34,6 +35,14 @@ async def app_settings(request: Request) -> ControlSettings:
 
 
 SettingsDep = Annotated[ControlSettings, Depends(app_settings)]
+
+
+async def track_page_marks(request: Request) -> TrackPageMarks:
+    marks: TrackPageMarks = request.app.state.track_marks
+    return marks
+
+
+TrackMarksDep = Annotated[TrackPageMarks, Depends(track_page_marks)]
 # Paging of every list route (DESIGN.md "Lists"): limit 1..200, default 50 at the call site.
 Limit = Annotated[int, Query(ge=1, le=200, description="page size (at most 200)")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="items to skip")]

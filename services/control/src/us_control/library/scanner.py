@@ -404,6 +404,10 @@ class _Scan:
                 db, self.scan_uuid, summary.done, summary.total, summary.skipped, True
             )
             await scans.prune_scans(db, self.library.library_uuid)
+        if summary.added or summary.updated or missing:
+            async with self.sessions.begin() as db:
+                await scans.allow_long_statements(db)
+                await scans.refresh_statistics(db)
         self.progress.done(summary)
 
     async def _settle_covers(self, executor: Executor, workers: int, pictures: list[FolderPicture]) -> None:

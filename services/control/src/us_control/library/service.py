@@ -18,6 +18,7 @@ from us_control.library import repository as repo
 from us_control.library import search
 from us_control.library.covers import cover_url
 from us_control.library.folding import fold
+from us_control.library.page_marks import TrackPageMarks
 from us_control.library.schemas import (
     AlbumDetail,
     AlbumPublic,
@@ -82,10 +83,10 @@ async def _hits(
 
 
 async def browse_tracks(
-    db: AsyncSession, user_uuid: UUID, q: str, limit: int, offset: int
+    db: AsyncSession, user_uuid: UUID, q: str, limit: int, offset: int, marks: TrackPageMarks
 ) -> Page[TrackPublic]:
     if is_browse(q):
-        tracks, total = await repo.page_tracks(db, user_uuid, limit, offset)
+        tracks, total = await repo.page_tracks(db, user_uuid, marks, limit, offset)
         capped = False
     else:
         hits = await _hits(db, search.TRACKS, user_uuid, normalize_query(q), limit, offset)
@@ -187,11 +188,13 @@ async def browse_genres(db: AsyncSession, user_uuid: UUID, limit: int, offset: i
     return Page[GenrePublic](items=items, total=len(rows), limit=limit, offset=offset)
 
 
-async def search_all(db: AsyncSession, user_uuid: UUID, q: str, limit: int) -> SearchResults:
+async def search_all(
+    db: AsyncSession, user_uuid: UUID, q: str, limit: int, marks: TrackPageMarks
+) -> SearchResults:
     """Top artists, albums and tracks for ``q`` (an empty q browses: the first of each list)."""
     artists = await browse_artists(db, user_uuid, q, limit, 0)
     albums = await browse_albums(db, user_uuid, q, "name", None, None, limit, 0)
-    tracks = await browse_tracks(db, user_uuid, q, limit, 0)
+    tracks = await browse_tracks(db, user_uuid, q, limit, 0, marks)
     return SearchResults(
         artists=SearchGroup[ArtistPublic](
             items=artists.items, total=artists.total, total_capped=artists.total_capped

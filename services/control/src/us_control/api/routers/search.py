@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from us_control.api.routers.catalog_params import SearchQuery
-from us_control.deps import CurrentUser, UowDep
+from us_control.deps import CurrentUser, TrackMarksDep, UowDep
 from us_control.library import service
 from us_control.library.schemas import SearchResults
 
@@ -18,6 +18,6 @@ GroupLimit = Annotated[int, Query(ge=1, le=50, description="items per group (at 
 
 @router.get("/search", responses={401: {}, 422: {}})
 async def search_catalog(
-    user: CurrentUser, uow: UowDep, q: SearchQuery = "", limit: GroupLimit = 5
+    user: CurrentUser, uow: UowDep, marks: TrackMarksDep, q: SearchQuery = "", limit: GroupLimit = 5
 ) -> SearchResults:
-    return await service.search_all(uow.db, user.user_uuid, q, limit)
+    return await service.search_all(uow.db, user.user_uuid, q, limit, marks)

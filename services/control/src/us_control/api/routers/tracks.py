@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from us_common.timeline import TrackPublic
 from us_control.api.routers.catalog_params import NOT_FOUND, SearchQuery
-from us_control.deps import CurrentUser, Limit, Offset, UowDep
+from us_control.deps import CurrentUser, Limit, Offset, TrackMarksDep, UowDep
 from us_control.library import service
 from us_control.library.schemas import Page
 
@@ -18,9 +18,14 @@ router = APIRouter(tags=["tracks"])
 
 @router.get("/tracks", responses={401: {}, 422: {}})
 async def list_tracks(
-    user: CurrentUser, uow: UowDep, q: SearchQuery = "", limit: Limit = 50, offset: Offset = 0
+    user: CurrentUser,
+    uow: UowDep,
+    marks: TrackMarksDep,
+    q: SearchQuery = "",
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[TrackPublic]:
-    return await service.browse_tracks(uow.db, user.user_uuid, q, limit, offset)
+    return await service.browse_tracks(uow.db, user.user_uuid, q, limit, offset, marks)
 
 
 @router.get("/tracks/{track_uuid}", responses={401: {}, **NOT_FOUND})
