@@ -20,6 +20,7 @@ from tests.control.catalog_support import db_rows, flac, new_folder, scan, user_
 from tests.support import UserClient
 from us_control.library import repository
 from us_control.library.page_marks import TrackPageMarks
+from us_control.library.scan_repository import SEARCH_INDEXES as SCAN_SEARCH_INDEXES
 
 ALBUM_ORDER = """
     SELECT t.track_uuid FROM track t JOIN library l USING (library_uuid)
@@ -91,13 +92,20 @@ def test_every_deep_page_is_the_slice_of_the_album_order_and_a_scan_renews_the_m
     assert found == [whole[offset : offset + 3] for offset in range(len(whole) + 2)]
 
 
-def test_a_scan_that_changed_the_catalog_leaves_its_tables_analyzed(stack: Stack) -> None:
-    """The planner has statistics right after a scan, also where autovacuum is off or late."""
-    query = "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = ANY($1) ORDER BY relname"
-    before = db_rows(stack, query, ["album", "artist", "track"])
+def test_a_scan_that_changed_the_catalog_leaves_it_analyzed_and_its_search_indexes_merged(
+    stack: Stack,
+) -> None:
+    """The planner has statistics and a search reads no pending list right after a scan, also
+    where autovacuum is off or late."""
+    db_rows(stack, "CREATE EXTENSION IF NOT EXISTS pgstattuple")  # pgstatginindex (Postgres' contrib)
+    tables = ["album", "artist", "track"]
+    analyzed = "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = ANY($1) ORDER BY relname"
+    pending = "SELECT (pgstatginindex(CAST($1 AS regclass))).pending_tuples"
     folder, name = new_folder(stack)
     write(folder, tracks(2, f"Analyzed {uuid.uuid4().hex[:6]}"))
     started = db_rows(stack, "SELECT now()")[0][0]
     assert scan(stack, folder, name)["added"] == 2
-    after = [row[0] for row in db_rows(stack, query, ["album", "artist", "track"])]
-    assert len(after) == 3 and all(at is not None and at >= started for at in after), (before, after)
+    after = [row[0] for row in db_rows(stack, analyzed, tables)]
+    assert len(after) == 3 and all(at is not None and at >= started for at in after), after
+    for index in SCAN_SEARCH_INDEXES:
+        assert db_rows(stack, pending, index)[0][0] == 0, index
