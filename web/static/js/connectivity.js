@@ -22,16 +22,11 @@ export class Connectivity {
     this.app = app;
     this.serverDown = false;
     this.probeTimer = null;
-    this.stream = 'connecting';
   }
 
   get state() {
     if (!navigator.onLine) return 'offline';
     return this.serverDown ? 'unreachable' : 'online';
-  }
-
-  get online() {
-    return this.state === 'online';
   }
 
   bind() {
@@ -49,7 +44,6 @@ export class Connectivity {
 
   /** The event stream's state (events.js). */
   streamStatus(state) {
-    this.stream = state;
     if (state === 'live') {
       this.reachable();
     } else if (state === 'reconnecting') {

@@ -64,4 +64,6 @@ export const iconButton = (icon, label, testid, onclick, extra = {}) =>
   h('button', { class: 'icon-btn icon-btn-sm', type: 'button', 'aria-label': label, title: label, html: icon, dataset: { testid }, onclick, ...extra });
 
 /** "Artist · Album" under a track's title. */
+export const capitalize = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
 export const trackSub = (track) => [track.artist, track.album].filter(Boolean).join(' · ');

@@ -4,7 +4,7 @@
 // takes over); a request that never reached the server also tells the connectivity banner.
 
 import { ApiError } from './api.js';
-import { toast } from './dom.js';
+import { capitalize, toast } from './dom.js';
 
 // Server details (control's error texts) → what they mean to a listener. First match wins.
 const KNOWN_DETAILS = [
@@ -64,7 +64,6 @@ export function reason(err) {
   return `the server answered ${status}.`;
 }
 
-const capitalize = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /** One readable sentence: "Couldn't <what>: <reason>" or just the reason. */
 export function describe(err, what = null) {

@@ -7,7 +7,7 @@ import { h } from './dom.js';
 import { showError } from './errors.js';
 import { icons } from './icons.js';
 import { routeTo } from './router.js';
-import { albumActions, albumCard, coverArt, gridLayout, trackRow } from './rows.js';
+import { albumActions, albumCard, coverArt, gridLayout, largeCover, trackRow } from './rows.js';
 import { VirtualList } from './virtual-list.js';
 
 export const SECTIONS = [
@@ -179,7 +179,7 @@ export class AlbumPage {
     this.title = album.title;
     document.title = `${album.title} · US Playback`;
     const tracks = album.tracks || [];
-    const cover = album.cover_url ? `${album.cover_url}${album.cover_url.includes('?') ? '&' : '?'}size=large` : album.cover_url;
+    const cover = largeCover(album.cover_url);
     const artist = album.artist_uuid
       ? h('a', { href: routeTo.artist(album.artist_uuid), class: 'link', dataset: { testid: 'album-artist-link' } }, album.artist)
       : h('span', {}, album.artist);

@@ -5,12 +5,12 @@
 // animation frame from the projection (no polling).
 
 import { clock, projectPosition } from './clock.js';
-import { $, formatTime, toast } from './dom.js';
+import { $, capitalize, formatTime, toast } from './dom.js';
 import { describe } from './errors.js';
 import { icons } from './icons.js';
+import { largeCover } from './rows.js';
 
 const REPEAT_LABEL = { off: 'Repeat: off', all: 'Repeat: all', one: 'Repeat: one' };
-const capitalize = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
 export class NowPlayingView {
   /** @param {import('./app.js').App} app */
@@ -95,10 +95,7 @@ export class NowPlayingView {
   /** The cover image's URL for a track (null when there is none to ask for). */
   coverUrl(track) {
     if (!track) return null;
-    if (track.cover_url !== undefined) {
-      if (!track.cover_url) return null;
-      return `${track.cover_url}${track.cover_url.includes('?') ? '&' : '?'}size=large`;
-    }
+    if (track.cover_url !== undefined) return largeCover(track.cover_url);
     return `/tracks/${track.track_uuid}/cover`; // a server without cover_url: the embedded picture
   }
 

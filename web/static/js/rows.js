@@ -6,6 +6,9 @@ import { routeTo } from './router.js';
 import { formatTime, h, iconButton, trackSub } from './dom.js';
 import { icons } from './icons.js';
 
+/** The large size of a cover (null when there is none). */
+export const largeCover = (url) => (url ? `${url}${url.includes('?') ? '&' : '?'}size=large` : null);
+
 /** A cover <img> (lazy) over a lettered tile; the tile stays when there is no cover. */
 export function coverArt(url, title, className = 'art') {
   const tile = h('span', { class: `${className} art-tile`, 'aria-hidden': 'true', dataset: { letter: (title || '?').trim().charAt(0).toUpperCase() || '?' } });

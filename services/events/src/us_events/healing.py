@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Final, TypeVar
 
 import structlog
-from redis.exceptions import RedisError
 
+from us_common.redis import REDIS_ERRORS
 from us_events.feeds import Feed
 from us_events.frames import beacon_event, snapshot_event
 from us_events.session_cache import SessionCacheReader, SessionState
@@ -54,7 +54,7 @@ class Beacons:
         users = [feed.user_uuid for feed in feeds]
         try:
             now_ms, states = await self._caches.read_states(users)
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             log.info("session_cache_batch_failed", error_type=type(exc).__name__)
             return None
         return now_ms, await self._caches.fill_missing(users, states)

@@ -32,13 +32,14 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
-from redis.exceptions import RedisError
 
-from us_common.redis import create_redis, node_url
+from us_common.redis import REDIS_ERRORS, create_redis, node_url
 from us_events.settings import EventsSettings
 from us_events.subscriber import Subscriber, SubscriberSink
 
 log = structlog.get_logger(__name__)
+# A slot map that cannot answer (SlotNotCoveredError is a RedisClusterException, not a RedisError).
+_NO_OWNER: tuple[type[Exception], ...] = (*REDIS_ERRORS, KeyError)
 
 # After Redis ended a subscription, the slot map may lag the move for a moment (gossip):
 # look again this often, and this long at most, before subscribing on whoever the map names.
@@ -132,7 +133,7 @@ class ClusterShards:
         return bool(self._by_node) and all(s.connected for s in self._by_node.values())
 
     async def start(self) -> None:
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*REDIS_ERRORS):
             await self._cluster.initialize()
         self._masters()
         self._watch = asyncio.create_task(self._watch_topology(), name="events-cluster-topology")
@@ -173,7 +174,7 @@ class ClusterShards:
     def _owner(self, channel: bytes) -> str | None:
         try:
             return str(self._cluster.nodes_manager.get_node_from_slot(key_slot(channel)).name)
-        except (RedisError, KeyError):
+        except _NO_OWNER:
             return None
 
     def _subscriber(self, node: str) -> Subscriber:
@@ -199,7 +200,7 @@ class ClusterShards:
             self._refresh.clear()
             try:
                 await self._cluster.nodes_manager.initialize()
-            except (RedisError, OSError) as exc:
+            except REDIS_ERRORS as exc:  # also RedisClusterException: no node answers
                 log.info("cluster_topology_unavailable", error_type=type(exc).__name__)
                 continue
             self._replace()
@@ -243,6 +244,6 @@ class ClusterShards:
             subscriber = self._by_node.pop(node)
             client = self._clients.pop(node)
             await subscriber.stop()
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*REDIS_ERRORS):
                 await client.aclose()
             log.info("cluster_subscriber_retired", node=node)

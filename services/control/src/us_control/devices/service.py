@@ -91,7 +91,9 @@ async def heartbeat(
 ) -> DevicePublic:
     db = uow.db
     device = await owned_device(db, user_uuid, device_uuid)
-    if not is_online(device, await db_now_ms(db), settings):
+    # One clock read: the touch below stamps the transaction's start, never later than `now`.
+    now = await db_now_ms(db)
+    if not is_online(device, now, settings):
         await run_command(uow, settings, user_uuid, settle_only)
     if leaving:
         await repo.mark_leaving(db, device_uuid)
@@ -100,4 +102,4 @@ async def heartbeat(
     await db.refresh(device)
     session = await repo.read_session(db, user_uuid)
     active = session.active_device_uuid if session else None
-    return device_public(device, await db_now_ms(db), active, settings)
+    return device_public(device, now, active, settings)
