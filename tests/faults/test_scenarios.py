@@ -180,7 +180,7 @@ async def test_nginx_reloaded_during_streams_and_downloads(rig: FaultRig, scene:
     children = psutil.Process(nginx_master).children()
     after = {p.pid for p in children}
     assert after - before, "nginx started no new workers"
-    draining = [p.pid for p in children if "shutting down" in " ".join(p.cmdline())]
+    draining = [p.pid for p in children if "shutting down" in _cmdline(p)]
     ranged = await asyncio.to_thread(slow_download, rig.stack, url, 0.1, "Range: bytes=100-199\r\n")
     assert ranged == (206, expected[100:200])
     for status, body in await asyncio.gather(*downloads):
@@ -201,6 +201,14 @@ async def test_nginx_reloaded_during_streams_and_downloads(rig: FaultRig, scene:
     cut = {k: v for k, v in report.statuses.items() if k != "200"}
     assert set(cut) <= {"ReadError", "RemoteProtocolError"}, report.statuses
     assert sum(cut.values()) <= 4, report.statuses
+
+
+def _cmdline(process: psutil.Process) -> str:
+    """A child's command line; "" for one that exited (an idle old worker) since it was listed."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return ""
 
 
 # --- 6. slow and stalled SSE clients ---------------------------------------------------------------

@@ -95,7 +95,13 @@ class Box:
         import psutil
 
         assert self.proc is not None
-        children = [c for c in psutil.Process(self.proc.pid).children() if c.name() == "mpv"]
+        children = []
+        for child in psutil.Process(self.proc.pid).children():
+            try:  # a killed mpv may be reaped between the listing and this read
+                if child.name() == "mpv" and child.status() != psutil.STATUS_ZOMBIE:
+                    children.append(child)
+            except psutil.NoSuchProcess:
+                continue
         assert len(children) == 1, children
         return int(children[0].pid)
 
