@@ -21,6 +21,7 @@ from us_common.jwt import TokenCodec, TokenKind
 from us_common.logging import RequestLogMiddleware, configure_logging
 from us_common.metrics import RequestMetricsMiddleware, metrics_router
 from us_common.redis import KEEPALIVE, AnyRedis, create_redis, split_urls
+from us_events.api.events_endpoint import EventsEndpoint
 from us_events.api.routers import debug, events
 from us_events.hub import Hub
 from us_events.session_cache import SessionCacheReader
@@ -106,6 +107,9 @@ def create_app(settings: EventsSettings | None = None) -> FastAPI:
             await redis.aclose()
 
     app = FastAPI(title="UniversalScrobbler Playback: events", version="0.1.0", lifespan=lifespan)
+    # Added first, so it runs innermost: a stream is logged and counted, then served without the
+    # framework's call chain under it (us_events.api.events_endpoint says why).
+    app.add_middleware(EventsEndpoint)
     app.add_middleware(RequestLogMiddleware)
     app.add_middleware(RequestMetricsMiddleware, service="events")
     install_error_handlers(app)
