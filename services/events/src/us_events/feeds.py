@@ -7,7 +7,6 @@ A feed lives while it has clients (or a client is joining); its channel is subsc
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 
 from us_common.bus import BusMessage
 
@@ -25,16 +24,22 @@ class Client:
         "gone",
         "last_rev",
         "queue",
-        "wakeup",
+        "queue_size",
+        "waiter",
     )
 
     def __init__(self, feed: Feed, device_uuid: str, queue_size: int) -> None:
         self.feed = feed
         self.device_uuid = device_uuid
-        self.queue: deque[bytes] = deque(maxlen=queue_size)
+        # A list, not a deque(maxlen): an idle client's queue is empty, and an empty deque already
+        # holds a 64-slot block (docs/EVENTS.md, "Memory per connection").
+        self.queue: list[bytes] = []
+        self.queue_size = queue_size
         # The highest revision queued for this client: it never sees a revision twice.
         self.last_rev = -1
-        self.wakeup = asyncio.Event()
+        # What the stream awaits while it has nothing to send (set by wake()); an asyncio.Event
+        # would cost a deque per client.
+        self.waiter: asyncio.Future[None] | None = None
         self.dropped = 0
         self.closing: str | None = None  # why the server ends the stream, once it does
         self.gone = False  # the client disconnected
@@ -47,16 +52,23 @@ class Client:
             if rev <= self.last_rev:
                 return
             self.last_rev = rev
-        if len(self.queue) == self.queue.maxlen:
-            self.dropped += 1  # deque(maxlen) drops the oldest: the latest state wins
+        if len(self.queue) >= self.queue_size:
+            del self.queue[0]  # the oldest goes: the latest state wins
+            self.dropped += 1
         self.queue.append(frame)
-        self.wakeup.set()
+        self.wake()
 
     def close(self, reason: str) -> None:
         """End the stream after what is queued, with a reconnect hint."""
         if self.closing is None:
             self.closing = reason
-            self.wakeup.set()
+            self.wake()
+
+    def wake(self) -> None:
+        """The stream has something to do (a frame, a close, the client gone)."""
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class Feed:

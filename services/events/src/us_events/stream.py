@@ -14,7 +14,6 @@ client's queue, timer and — when it was the user's last — subscription are f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from starlette.responses import Response
@@ -65,9 +64,10 @@ class ClientStream(Response):
         next_heartbeat = loop.time() + self._heartbeat_s
         while not client.gone:
             if client.queue:
-                chunk = b"".join(client.queue)  # whatever piled up goes out in one write
-                client.queue.clear()
-                await self._send(send, {"type": "http.response.body", "body": chunk, "more_body": True})
+                # Whatever piled up goes out in one write (no local keeps it while the stream idles).
+                await self._send(
+                    send, {"type": "http.response.body", "body": _take(client), "more_body": True}
+                )
                 continue
             if client.closing is not None:
                 await self._send(
@@ -78,10 +78,14 @@ class ClientStream(Response):
                 next_heartbeat = loop.time() + self._heartbeat_s
                 await self._send(send, {"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
                 continue
-            client.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
+            client.waiter = loop.create_future()
+            try:
                 async with asyncio.timeout_at(next_heartbeat):
-                    await client.wakeup.wait()
+                    await client.waiter
+            except TimeoutError:
+                pass
+            finally:
+                client.waiter = None
 
     async def _send(self, send: Send, message: Message) -> None:
         async with asyncio.timeout(self._send_timeout_s):
@@ -93,5 +97,11 @@ async def _watch_disconnect(receive: Receive, client: Client) -> None:
         message = await receive()
         if message["type"] == "http.disconnect":
             client.gone = True
-            client.wakeup.set()
+            client.wake()
             return
+
+
+def _take(client: Client) -> bytes:
+    chunk = b"".join(client.queue)
+    client.queue.clear()
+    return chunk
