@@ -10,6 +10,7 @@ import asyncio
 import re
 import shutil
 import subprocess
+import uuid
 
 import httpx
 import pytest
@@ -113,6 +114,34 @@ async def test_sse_connections_and_messages_are_counted(
             break
         await asyncio.sleep(0.1)
     assert value(scrape(stack, "events"), "us_events_sse_connections") <= value(before, "us_events_sse_connections")
+
+
+async def test_streams_and_refused_streams_are_counted_under_the_route(
+    stack: Stack, user: UserClient, public_http: httpx.AsyncClient, streams: list[EventStream]
+) -> None:
+    """``GET /events`` is served in front of the router (us_events.api.events_endpoint): a stream
+    and a refusal are still counted under the route's template, with their status."""
+    device = user.register_device("counted screen")
+
+    def counted(status: str) -> float:
+        text = scrape(stack, "events")
+        return value(text, "us_http_requests_total", route="/events", method="GET", status=status)
+
+    ok_before, missing_before = counted("200"), counted("404")
+    stream = await EventStream.open(public_http, device, user.token)
+    streams.append(stream)
+    await stream.next(names={"snapshot"})
+    bearer = {"Authorization": f"Bearer {user.token}"}
+    refused = await public_http.get("/events", params={"device_uuid": str(uuid.uuid4())}, headers=bearer)
+    assert refused.status_code == 404 and refused.json() == {"detail": "device not found"}
+    await stream.close()
+    # A request is counted when it ends, just after its last byte went out: wait for both.
+    for _ in range(50):
+        if counted("404") > missing_before and counted("200") > ok_before:
+            break
+        await asyncio.sleep(0.1)
+    assert counted("404") > missing_before
+    assert counted("200") > ok_before
 
 
 def test_media_verdicts_are_counted(stack: Stack) -> None:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from us_common.errors import AppError, error_response
+from us_events.api.routers import events
 from us_events.auth import presented_token, user_from_token
 from us_events.hub import Hub
 from us_events.stream import ClientStream
@@ -36,7 +36,8 @@ class EventsEndpoint:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._route: BaseRoute | None = None
+        # The route's own object: the request log and the metrics read its template.
+        self._route = next(r for r in events.router.routes if getattr(r, "path", None) == EVENTS_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != EVENTS_PATH or scope["method"] != "GET":
@@ -49,7 +50,7 @@ class EventsEndpoint:
             return
         device_uuid = device_uuid.lower()
         state = request.app.state
-        scope["route"] = self._events_route(request)  # the template the log line and metrics name
+        scope["route"] = self._route
         hub: Hub = state.hub
         try:
             user_uuid = user_from_token(state.access_codec, presented_token(request), device_uuid)
@@ -59,10 +60,3 @@ class EventsEndpoint:
             return
         del request  # nothing of the request outlives the opening
         await ClientStream(hub, client, state.settings)(scope, receive, send)
-
-    def _events_route(self, request: Request) -> BaseRoute | None:
-        if self._route is None:
-            self._route = next(
-                (r for r in request.app.routes if getattr(r, "path", None) == EVENTS_PATH), None
-            )
-        return self._route
