@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 
 KEEPALIVE: dict[int, int] = {}
@@ -60,9 +61,18 @@ def create_redis(
     seeds = split_urls(cluster_urls)
     if seeds:
         return create_cluster(seeds, socket_timeout=socket_timeout, **extra)
-    return Redis.from_url(
-        url, socket_timeout=socket_timeout, retry_on_timeout=False, **_CONNECTION_OPTIONS, **extra
-    )
+    # One immediate retry, on a new connection, of a command whose pooled connection Redis had
+    # closed (a restart): without it the first command on each such connection failed — a
+    # committed change went out only with the next resend (fault stage, Postgres restarted
+    # after a Redis restart). redis-py retries only the errors named here. A Redis that is down
+    # still fails a command within milliseconds (refused twice).
+    options: dict[str, Any] = {
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [RedisConnectionError],
+        **_CONNECTION_OPTIONS,
+        **extra,
+    }
+    return Redis.from_url(url, socket_timeout=socket_timeout, retry_on_timeout=False, **options)
 
 
 def create_cluster(seeds: Sequence[str], *, socket_timeout: float | None = 1.0, **extra: Any) -> RedisCluster:
