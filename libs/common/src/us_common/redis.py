@@ -61,13 +61,14 @@ def create_redis(
     seeds = split_urls(cluster_urls)
     if seeds:
         return create_cluster(seeds, socket_timeout=socket_timeout, **extra)
-    # One immediate retry, on a new connection, of a command whose pooled connection Redis had
-    # closed (a restart): without it the first command on each such connection failed — a
-    # committed change went out only with the next resend (fault stage, Postgres restarted
-    # after a Redis restart). redis-py retries only the errors named here. A Redis that is down
-    # still fails a command within milliseconds (refused twice).
+    # One immediate retry, on a new connection, of a command whose connection was closed under
+    # it (a Redis restart closes every pooled one): without it the first command on each such
+    # connection failed — a committed change went out only with the next resend (fault stage,
+    # Postgres restarted after a Redis restart). Only ConnectionError: a timeout is not retried
+    # (a stuck Redis still costs a request one socket timeout), and a Redis that is down still
+    # fails a command within milliseconds (refused twice).
     options: dict[str, Any] = {
-        "retry": Retry(NoBackoff(), 1),
+        "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         "retry_on_error": [RedisConnectionError],
         **_CONNECTION_OPTIONS,
         **extra,
